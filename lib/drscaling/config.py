@@ -1,0 +1,168 @@
+"""Profiles: one YAML file per profile in ``configs/``, read into frozen dataclasses.
+
+A profile has a ``dataset`` name (the folder ``data/processed/<dataset>/``), a ``data``
+section (:class:`DataConfig`) and a ``notebooks`` section: per notebook, extra papermill
+parameters. Every notebook also receives the profile's name as its ``profile`` parameter and
+reads the typed sections through :func:`load_profile`. Unknown keys anywhere are errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import paths
+
+SQUAD_URL = "https://rajpurkar.github.io/SQuAD-explorer/dataset"
+SOURCES = ("squad", "msmarco", "t2ranking")
+
+
+class ConfigError(ValueError):
+    """A profile that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: str = "squad"  # squad (any SQuAD-schema files) | msmarco | t2ranking
+    route: str = "files"  # files | ir_datasets (msmarco only)
+    # Folders searched in order for the source files ($DATASETS = ../shared/datasets).
+    search_dirs: tuple[str, ...] = ("$DATASETS/squad-v1.1", "data/raw/squad")
+    # Where missing SQuAD files are downloaded from (null: never download) and to.
+    download_url: str | None = SQUAD_URL
+    download_dir: str = "data/raw/squad"
+    # File names: squad needs train and test; msmarco/t2ranking need collection and
+    # <split>_queries / <split>_qrels (their defaults are the official names).
+    files: dict = field(default_factory=lambda: {"train": "train-v1.1.json", "test": "dev-v1.1.json"})
+    limit_train_articles: int | None = None  # first articles only (quick profiles); squad only
+    limit_test_articles: int | None = None
+    validation_groups: int = 20  # whole training articles held out for validation
+    subset_sizes: tuple[int, ...] = ()  # nested training subsets (pairs) for the data-size axis
+    seed: int = 0
+    cll_negatives: int = 256  # negatives per evaluated pair (the paper: 256)
+    cll_repeats: int = 10  # independent draws per pair (the paper: 10)
+    vocab_size: int = 8192  # WordPiece vocabulary trained on the training texts
+    lowercase: bool = True
+
+    def __post_init__(self):
+        if self.source not in SOURCES:
+            raise ConfigError(f"data.source: expected one of {SOURCES}, got {self.source!r}")
+        if self.route not in ("files", "ir_datasets"):
+            raise ConfigError(f"data.route: expected 'files' or 'ir_datasets', got {self.route!r}")
+        if self.route == "ir_datasets" and self.source != "msmarco":
+            raise ConfigError("data.route 'ir_datasets' is available for source 'msmarco' only")
+        for name in ("validation_groups", "cll_negatives", "cll_repeats", "vocab_size"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"data.{name}: expected a positive integer, got {getattr(self, name)}")
+        if list(self.subset_sizes) != sorted(set(self.subset_sizes)) or any(d <= 0 for d in self.subset_sizes):
+            raise ConfigError(f"data.subset_sizes: expected increasing positive integers, got {list(self.subset_sizes)}")
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    dataset: str  # folder name under data/processed/
+    data: DataConfig
+    description: str = ""
+    notebooks: dict = field(default_factory=dict)  # notebook name -> extra papermill parameters
+    path: Path | None = None  # the YAML file it was read from
+
+    @property
+    def processed_dir(self) -> Path:
+        return paths.processed_dir(self.dataset)
+
+    @property
+    def outputs_dir(self) -> Path:
+        return paths.outputs_dir(self.name)
+
+
+SECTIONS = {"data": DataConfig}
+
+
+def _check_type(value, annotation, where: str):
+    """A light check of YAML values against the dataclass annotations (str, int, bool,
+    float, lists, dicts, optional)."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _check_type(value, inner, where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return tuple(_check_type(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+    if annotation is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation in (int, float, str, bool):
+        if not isinstance(value, annotation) or (annotation is int and isinstance(value, bool)):
+            raise ConfigError(f"{where}: expected {annotation.__name__}, got {value!r}")
+    return value
+
+
+def from_dict(cls, values: dict | None, where: str):
+    """Build dataclass ``cls`` from a mapping; unknown keys and wrong types are errors."""
+    values = values or {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known keys: {sorted(known)}")
+    kwargs = {k: _check_type(v, hints[k], f"{where}.{k}") for k, v in values.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def profile_path(profile: str | Path) -> Path:
+    """A profile name (``configs/<name>.yaml``) or a path to a YAML file."""
+    p = Path(profile)
+    if p.suffix in (".yaml", ".yml"):
+        return p if p.is_absolute() else (Path.cwd() / p)
+    path = paths.CONFIGS / f"{profile}.yaml"
+    if not path.is_file():
+        known = sorted(q.stem for q in paths.CONFIGS.glob("*.yaml") if q.stem != "paper_reported")
+        raise ConfigError(f"no profile {profile!r}: {path} does not exist (profiles: {known})")
+    return path
+
+
+def load_profile(profile: str | Path) -> Profile:
+    path = profile_path(profile)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    top = {"dataset", "description", "notebooks", *SECTIONS}
+    unknown = sorted(set(raw) - top)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {unknown}; known keys: {sorted(top)}")
+    dataset = raw.get("dataset")
+    if not isinstance(dataset, str) or not re.fullmatch(r"[A-Za-z0-9._-]+", dataset):
+        raise ConfigError(f"{path}: dataset: expected a folder name of letters, digits, '.', '_', '-', got {dataset!r}")
+    notebooks = raw.get("notebooks") or {}
+    if not isinstance(notebooks, dict) or not all(isinstance(v, dict) or v is None for v in notebooks.values()):
+        raise ConfigError(f"{path}: notebooks: expected a mapping of notebook name -> parameters")
+    sections = {name: from_dict(cls, raw.get(name), f"{path}: {name}") for name, cls in SECTIONS.items()}
+    return Profile(
+        name=path.stem,
+        dataset=dataset,
+        description=str(raw.get("description", "")),
+        notebooks={k: dict(v or {}) for k, v in notebooks.items()},
+        path=path,
+        **sections,
+    )
