@@ -1,0 +1,70 @@
+# The study, stage by stage. `make help` lists the targets.
+#   make reproduce [PROFILE=cpu]   every notebook in order, for configs/$(PROFILE).yaml
+#   make test                      the tests
+# Each stage's target is the stage's real output file: an unchanged stage is not rerun; a
+# change to its notebook, the library, the profile or the pins reruns it (and what follows).
+
+PROFILE ?= cpu
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.drscaling-installed
+CONFIG := configs/$(PROFILE).yaml
+LIB := $(shell find lib -name '*.py' -not -path '*/__pycache__/*') pyproject.toml
+export DRSCALING_DATA ?= $(CURDIR)/data
+export DRSCALING_OUTPUTS ?= $(CURDIR)/outputs
+OUT := $(DRSCALING_OUTPUTS)/$(PROFILE)
+# The profile's processed-data folder name (its top-level `dataset:` key).
+DATASET := $(shell sed -n 's/^dataset:[[:space:]]*\([A-Za-z0-9._-]*\).*/\1/p' $(CONFIG) 2>/dev/null)
+
+.DELETE_ON_ERROR:
+.PHONY: help venv reproduce test lab clean clean-venv print-dataset
+
+help: ## list the targets
+	@echo "Targets (PROFILE=$(PROFILE); profiles: $(basename $(notdir $(filter-out configs/paper_reported.yaml,$(wildcard configs/*.yaml)))))"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-16s %s\n", $$1, $$2}'
+	@$(foreach s,$(STAGE_NAMES),printf "  %-16s %s\n" "$(s)" "run that stage (and what it needs) -> $(patsubst $(CURDIR)/%,%,$(STAGE_OUTPUT_$(s)))";)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name drscaling --display-name "Python (drscaling)"
+	@touch $@
+
+venv: $(STAMP) ## create .venv with the pinned dependencies, the library and the Jupyter kernel
+
+# stage(notebook, output file): the notebook's target is its real output; it depends on the
+# notebook, the library, the profile, the environment and the stage before it.
+define stage
+$(2): notebooks/$(1).ipynb $(LIB) $(CONFIG) $(STAMP) $(LAST_STAGE)
+	@test -n "$(DATASET)" || { echo "$(CONFIG) is missing or names no dataset"; exit 2; }
+	$$(PY) -m drscaling run-notebook $(1) --profile $(PROFILE)
+	@touch $$@
+.PHONY: $(1)
+$(1): $(2)
+STAGE_NAMES += $(1)
+STAGE_OUTPUT_$(1) := $(2)
+LAST_STAGE := $(2)
+endef
+
+# The stages, in order: one line each.
+$(eval $(call stage,01_prepare_data,$(DRSCALING_DATA)/processed/$(DATASET)/manifest.json))
+
+reproduce: $(LAST_STAGE) ## run the whole study for PROFILE (default cpu)
+	@echo "study complete for profile $(PROFILE): executed notebooks in $(OUT)/notebooks"
+
+test: $(STAMP) ## run the tests
+	$(PY) -m pytest -q
+
+lab: $(STAMP) ## open JupyterLab on the notebooks (kernel "Python (drscaling)")
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+clean: ## delete PROFILE's outputs and processed data (raw data and .venv stay)
+	rm -rf $(OUT) $(if $(DATASET),$(DRSCALING_DATA)/processed/$(DATASET))
+
+clean-venv: ## delete the virtual environment
+	rm -rf $(VENV)
+
+print-dataset: ## print PROFILE's processed-data folder name
+	@echo $(DATASET)

@@ -1,0 +1,59 @@
+"""Descriptive statistics of a prepared dataset: counts, text lengths, questions per passage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+SPLITS = ("train", "validation", "test")
+
+
+def split_summary(data) -> pd.DataFrame:
+    """One row per split: queries, pairs, distinct positive passages, groups (articles) and
+    questions per positive passage; a last row for the whole corpus and the negative pool."""
+    groups = data.corpus.set_index("pid")["group"]
+    rows = []
+    for s in SPLITS:
+        q = data.qrels(s)
+        per_passage = q.groupby("pid").size()
+        rows.append({
+            "split": s,
+            "queries": q["qid"].nunique(),
+            "pairs": len(q),
+            "passages": len(per_passage),
+            "groups": groups.loc[per_passage.index].nunique(),
+            "questions_per_passage": per_passage.mean(),
+        })
+    rows.append({"split": "corpus", "passages": len(data.corpus), "groups": data.corpus["group"].nunique(),
+                 "negative_pool": len(data.negative_pool)})
+    return pd.DataFrame(rows).set_index("split")
+
+
+def length_frame(data, tokenizer=None) -> pd.DataFrame:
+    """One row per text: kind (query / passage), split (a passage's is the split it is a
+    positive of, or 'other'), characters, whitespace words and, with a tokenizer, tokens
+    (without [CLS]/[SEP])."""
+    queries = data._queries.assign(kind="query")[["kind", "split", "text"]]
+    owner = data._qrels.drop_duplicates("pid").set_index("pid")["split"]
+    passages = data.corpus.assign(kind="passage", split=data.corpus["pid"].map(owner).fillna("other"))
+    frame = pd.concat([queries, passages[["kind", "split", "text"]]], ignore_index=True)
+    frame["chars"] = frame["text"].str.len()
+    frame["words"] = frame["text"].str.split().str.len()
+    if tokenizer is not None:
+        ids = tokenizer(frame["text"].tolist(), add_special_tokens=False)["input_ids"]
+        frame["tokens"] = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    return frame.drop(columns="text")
+
+
+def length_summary(lengths: pd.DataFrame) -> pd.DataFrame:
+    """Mean and percentiles (50, 90, 99) and maximum of each length measure, per kind and split."""
+    measures = [c for c in ("words", "tokens") if c in lengths]
+    stats = lengths.groupby(["kind", "split"])[measures].describe(percentiles=[0.5, 0.9, 0.99])
+    keep = ["mean", "50%", "90%", "99%", "max"]
+    return stats.loc[:, [(m, k) for m in measures for k in keep]].round(1)
+
+
+def questions_per_passage(data, split: str = "train") -> pd.Series:
+    """How many passages have 1, 2, ... questions in a split."""
+    counts = data.qrels(split).groupby("pid").size()
+    return counts.value_counts().sort_index().rename_axis("questions").rename("passages")
