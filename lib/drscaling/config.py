@@ -64,10 +64,72 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class TrainingConfig:
+    """How one run is trained (the paper: batch 128 queries, 256 shared random negatives,
+    10,000 steps). Grid entries may override any of these per shape."""
+
+    steps: int = 1000
+    batch_size: int = 64  # queries per step
+    negatives: int = 64  # random corpus negatives shared by the batch
+    in_batch_negatives: bool = True  # other queries' positives count as negatives too
+    learning_rate: float = 1e-3
+    warmup_steps: int = 100
+    schedule: str = "linear"  # after warmup: linear | cosine | constant
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    max_query_length: int = 32  # tokens, [CLS] and [SEP] included
+    max_passage_length: int = 128
+    eval_every: int = 200  # steps between validation CLL checks (and checkpoints)
+    eval_pairs: int = 1000  # validation pairs used by those checks (the stored draw's first ones)
+    select_on: str = "validation"  # validation | test (the paper kept the best on test)
+    stall_margin: float = 0.25  # not learning: validation CLL above chance - margin after warmup
+    projection_dim: int = 768
+    threads: int = 0  # CPU threads (0: all cores)
+    bf16: bool = True  # autocast on a GPU
+
+    def __post_init__(self):
+        if self.schedule not in ("linear", "cosine", "constant"):
+            raise ConfigError(f"training.schedule: expected linear, cosine or constant, got {self.schedule!r}")
+        if self.select_on not in ("validation", "test"):
+            raise ConfigError(f"training.select_on: expected validation or test, got {self.select_on!r}")
+        for name in ("steps", "batch_size", "eval_every", "eval_pairs", "max_query_length", "max_passage_length"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"training.{name}: expected a positive integer, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """Which runs the profile trains. A shape is a mapping with ``layers`` and ``hidden`` (a
+    BERT trained from scratch) or ``pretrained`` (a path or hub id), plus optional
+    ``training`` overrides (e.g. a smaller learning rate for deep shapes)."""
+
+    annotation: str = "human"
+    seeds: tuple[int, ...] = (0,)
+    # model-size sweep: every shape at one D (null: the largest subset size)
+    model_size_shapes: tuple[dict, ...] = ()
+    model_size_n_train: int | None = None
+    # data-size sweep: one shape at every D (empty: all subset sizes)
+    data_size_shape: dict | None = None
+    data_size_n_train: tuple[int, ...] = ()
+    # joint (N, D) grid: every shape x every D
+    joint_shapes: tuple[dict, ...] = ()
+    joint_n_train: tuple[int, ...] = ()
+    executor: str = "local"  # local | ray
+    ray_address: str | None = None  # an existing cluster ("auto", "ray://host:10001"); null: start one
+    gpus_per_run: float = 1.0  # where the cluster has GPUs
+
+    def __post_init__(self):
+        if self.executor not in ("local", "ray"):
+            raise ConfigError(f"grid.executor: expected local or ray, got {self.executor!r}")
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     dataset: str  # folder name under data/processed/
     data: DataConfig
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    grid: GridConfig = field(default_factory=GridConfig)
     description: str = ""
     notebooks: dict = field(default_factory=dict)  # notebook name -> extra papermill parameters
     path: Path | None = None  # the YAML file it was read from
@@ -81,7 +143,7 @@ class Profile:
         return paths.outputs_dir(self.name)
 
 
-SECTIONS = {"data": DataConfig}
+SECTIONS = {"data": DataConfig, "training": TrainingConfig, "grid": GridConfig}
 
 
 def _check_type(value, annotation, where: str):
@@ -104,6 +166,11 @@ def _check_type(value, annotation, where: str):
         return dict(value)
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if annotation is float and isinstance(value, str):
+        try:  # YAML 1.1 reads 2e-3 (no dot) as a string
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected float, got {value!r}") from None
     if annotation in (int, float, str, bool):
         if not isinstance(value, annotation) or (annotation is int and isinstance(value, bool)):
             raise ConfigError(f"{where}: expected {annotation.__name__}, got {value!r}")
