@@ -14,7 +14,7 @@ def isolated_trees(tmp_path, monkeypatch):
     monkeypatch.setenv("DRSCALING_OUTPUTS", str(tmp_path / "outputs"))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_squad() -> Path:
     """The real SQuAD v1.1 files (../shared/datasets, or $DRSCALING_DATASETS)."""
     d = paths.shared_datasets() / "squad-v1.1"

@@ -1,7 +1,8 @@
 """Command line: ``python -m drscaling <command> --profile NAME``.
 
 - ``run-notebook NAME``: execute one notebook with papermill (what `make reproduce` does);
-- ``prepare``: data preparation alone, without the notebook.
+- ``prepare``: data preparation alone, without the notebook;
+- ``grid``: train the profile's grid of runs (``--dry-run``: list them), locally or on Ray.
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     prep = sub.add_parser("prepare", help="prepare the profile's dataset")
     prep.add_argument("--profile", default="cpu")
     prep.add_argument("--force", action="store_true", help="prepare again even if up to date")
+    grid = sub.add_parser("grid", help="train the profile's grid of runs (skips finished runs)")
+    grid.add_argument("--profile", default="cpu")
+    grid.add_argument("--executor", choices=("local", "ray"), default=None,
+                      help="default: the profile's grid.executor")
+    grid.add_argument("--ray-address", default=None,
+                      help="an existing Ray cluster ('auto', 'ray://host:10001'); default: the profile's, else start one")
+    grid.add_argument("--gpus-per-run", type=float, default=None, help="default: the profile's grid.gpus_per_run")
+    grid.add_argument("--dry-run", action="store_true", help="list the planned runs and whether they are done")
     args = parser.parse_args(argv)
 
     from .config import ConfigError
@@ -38,6 +47,16 @@ def main(argv: list[str] | None = None) -> int:
             from .datasets import prepare_dataset
 
             print(prepare_dataset(load_profile(args.profile), force=args.force).dir)
+        elif args.command == "grid":
+            from .grid import RunFolderError, cli
+
+            try:
+                rc = cli(args.profile, executor=args.executor, ray_address=args.ray_address,
+                         gpus_per_run=args.gpus_per_run, dry_run=args.dry_run)
+            except RunFolderError as e:
+                raise ConfigError(str(e)) from None
+            if rc:
+                return rc
     except (ConfigError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

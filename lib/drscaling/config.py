@@ -80,7 +80,8 @@ class TrainingConfig:
     max_query_length: int = 32  # tokens, [CLS] and [SEP] included
     max_passage_length: int = 128
     eval_every: int = 200  # steps between validation CLL checks (and checkpoints)
-    eval_pairs: int = 1000  # validation pairs used by those checks (the stored draw's first ones)
+    eval_pairs: int = 1000  # validation pairs used by those checks
+    eval_pool: int = 2048  # ... scored against negatives from a fixed random sub-pool of this size
     select_on: str = "validation"  # validation | test (the paper kept the best on test)
     stall_margin: float = 0.25  # not learning: validation CLL above chance - margin after warmup
     projection_dim: int = 768

@@ -34,6 +34,11 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int, lowercase: bool = Tru
 
 def load_tokenizer(path: str | Path):
     """A tokenizer saved by data preparation (a folder) or a pretrained checkpoint's."""
+    path = Path(path)
+    if (path / "tokenizer.json").is_file():  # ours: skip the slow AutoTokenizer machinery
+        from transformers import PreTrainedTokenizerFast
+
+        return PreTrainedTokenizerFast.from_pretrained(str(path))
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(path))

@@ -1,0 +1,665 @@
+"""The training grid: run specs with stable ids, expansion from a profile, executors.
+
+A **run** is one model trained on one nested training subset with one seed. Its
+:class:`RunSpec` holds everything that decides the outcome (the prepared data's key, the
+annotation, the model, D, the seed and the full training settings); its :attr:`RunSpec.run_id`
+is readable and stable (``human-L2-H128-D80000-s0-1a2b3c4d5e``: the suffix is a digest of the
+whole spec except the profile's name), so a changed setting is a new run, never a silently
+reused one.
+
+:func:`plan_grid` expands a profile's ``grid`` section into the model-size sweep, the data-size
+sweep and the joint (N, D) grid, for every seed; a point shared by several sweeps is one run
+tagged with all of them. Each run lives in ``outputs/<profile>/runs/<run_id>/``:
+
+- ``spec.json``   ``{"run_id", "spec", "sweeps", "created"}``, written before training;
+- ``log.jsonl`` and the checkpoint: the trainer's;
+- ``result.json`` ``{"format", "run_id", "status", "spec", "sweeps", "result", "wall_seconds",
+  "host", "started", "finished"}``, written last and atomically; its presence means done (a
+  ``not_learning`` or ``nan_loss`` status is a recorded outcome, and done too);
+- ``error.json``  ``{"format", "run_id", "status": "failed", "spec", "sweeps", "error": {"type",
+  "message", "traceback"}, "where", "wall_seconds", "host", "started", "time"}`` after a failure;
+  it does not count as done: the next invocation retries the run, and removes it on success.
+
+:func:`run_grid` runs the pending runs one after the other (``local``) or as Ray tasks
+(``ray``: a local cluster it starts and stops, or an existing one). Both assume that the
+outputs folder is on a filesystem the workers share with the driver. Two grid invocations on
+the same runs at the same time are not guarded against.
+:func:`collect_results` reads the run folders back into one table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .config import ConfigError, Profile, TrainingConfig, from_dict
+from .fileio import read_json, sha256_json, write_json
+
+FORMAT_VERSION = 1
+SWEEPS = ("model_size", "data_size", "joint")
+DONE_STATUSES = ("ok", "not_learning", "nan_loss")  # what the trainer may return
+FAILED = "failed"
+SPEC_FILE, RESULT_FILE, ERROR_FILE = "spec.json", "result.json", "error.json"
+# Handed to Ray workers so that they read and write where the driver expects.
+ENV_VARS = ("DRSCALING_DATA", "DRSCALING_OUTPUTS", "DRSCALING_DATASETS")
+SHAPE_KEYS = ("layers", "hidden", "pretrained", "training")
+
+RunFn = Callable[["RunSpec", Path], dict]
+
+
+class RunFolderError(RuntimeError):
+    """A run folder that holds another spec than the one its id names."""
+
+
+# ---------------------------------------------------------------- run specs
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _short_name(text: str, limit: int = 40) -> str:
+    """A file-name-safe short name of a checkpoint path or hub id (its last component)."""
+    last = str(text).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1] or "model"
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", last).strip("._-") or "model"
+    return name[:limit]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that decides one run's outcome. JSON round-trippable (:meth:`to_dict`,
+    :meth:`from_dict`); ``model`` is ``{"layers": L, "hidden": H}`` (a BERT from scratch) or
+    ``{"pretrained": path_or_hub_id}``; ``training`` is a full TrainingConfig as a dict."""
+
+    profile: str
+    dataset: str  # the processed data folder name
+    data_key: str  # the manifest's "key": ties the run to the exact prepared data
+    annotation: str
+    model: dict
+    n_train: int
+    seed: int
+    training: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.model, dict) or not (
+            ("pretrained" in self.model) != ({"layers", "hidden"} <= set(self.model))
+        ):
+            raise ValueError(f"RunSpec.model: expected {{'layers', 'hidden'}} or {{'pretrained'}}, got {self.model!r}")
+        if not re.fullmatch(r"[A-Za-z0-9._-]+", str(self.annotation)):
+            raise ValueError(f"RunSpec.annotation: expected letters, digits, '.', '_', '-', got {self.annotation!r}")
+        for name in ("n_train", "seed"):
+            if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
+                raise ValueError(f"RunSpec.{name}: expected an int, got {getattr(self, name)!r}")
+        # Own copies, so that a caller's later edit of its dicts cannot change the spec.
+        object.__setattr__(self, "model", json.loads(json.dumps(self.model)))
+        object.__setattr__(self, "training", json.loads(json.dumps(self.training)))
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunSpec":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"RunSpec: unknown key(s) {unknown}")
+        return cls(**d)
+
+    def __hash__(self):
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
+
+    @property
+    def model_name(self) -> str:
+        if "pretrained" in self.model:
+            return _short_name(self.model["pretrained"])
+        return f"L{self.model['layers']}-H{self.model['hidden']}"
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the canonical JSON of the spec without the profile's name."""
+        d = self.to_dict()
+        d.pop("profile")
+        return sha256_json(d)
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.annotation}-{self.model_name}-D{self.n_train}-s{self.seed}-{self.digest[:10]}"
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A run of the plan and the sweeps it belongs to (the tags are not part of its id)."""
+
+    spec: RunSpec
+    sweeps: tuple[str, ...] = ()
+
+    @property
+    def run_id(self) -> str:
+        return self.spec.run_id
+
+
+# ---------------------------------------------------------------- planning
+
+def _shape_label(shape) -> str:
+    if isinstance(shape, dict):
+        if "pretrained" in shape:
+            return repr(shape["pretrained"])
+        if "layers" in shape or "hidden" in shape:
+            return f"L{shape.get('layers')}-H{shape.get('hidden')}"
+    return repr(shape)
+
+
+def _model_and_training(shape, where: str, base: dict) -> tuple[dict, dict]:
+    """Check one shape mapping of the grid; return its model dict and its training settings
+    (the profile's, with the shape's overrides applied and checked)."""
+    where = f"{where} ({_shape_label(shape)})"
+    if not isinstance(shape, dict):
+        raise ConfigError(f"{where}: expected a mapping with layers and hidden, or pretrained; got {shape!r}")
+    unknown = sorted(set(shape) - set(SHAPE_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; a shape has {list(SHAPE_KEYS)}")
+    if "pretrained" in shape:
+        if "layers" in shape or "hidden" in shape:
+            raise ConfigError(f"{where}: give either pretrained or layers and hidden, not both")
+        if not isinstance(shape["pretrained"], str) or not shape["pretrained"].strip():
+            raise ConfigError(f"{where}: pretrained: expected a path or hub id, got {shape['pretrained']!r}")
+        model = {"pretrained": shape["pretrained"]}
+    else:
+        for key in ("layers", "hidden"):
+            value = shape.get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{where}: {key}: expected a positive integer, got {value!r} "
+                                  f"(a shape needs layers and hidden, or pretrained)")
+        model = {"layers": shape["layers"], "hidden": shape["hidden"]}
+    overrides = shape.get("training") or {}
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{where}: training: expected a mapping of TrainingConfig settings, got {overrides!r}")
+    training = from_dict(TrainingConfig, {**base, **overrides}, f"{where}: training")
+    return model, dataclasses.asdict(training)
+
+
+def _sizes(values: Iterable, where: str, available: tuple[int, ...]) -> list[int]:
+    out = []
+    for d in values:
+        if d not in available or isinstance(d, bool):
+            raise ConfigError(f"{where}: n_train {d!r} is not one of data.subset_sizes {list(available)} "
+                              f"(the nested training subsets exist for those sizes only)")
+        out.append(d)
+    return out
+
+
+def plan_grid(profile: Profile, data_key: str) -> list[PlannedRun]:
+    """Expand the profile's grid into runs: the model-size sweep (every shape at one D), the
+    data-size sweep (one shape at every D), the joint grid (shapes x D), for every seed. A
+    spec that appears in several sweeps is one run carrying every sweep's tag. Order: seed,
+    then sweep, then the order of the profile's lists."""
+    g, sizes = profile.grid, tuple(profile.data.subset_sizes)
+    where = f"{profile.path or profile.name}: grid"
+    base = dataclasses.asdict(profile.training)
+    if not g.seeds or len(set(g.seeds)) != len(g.seeds):
+        raise ConfigError(f"{where}.seeds: expected distinct integers, got {list(g.seeds)}")
+
+    def need_sizes(key):
+        if not sizes:
+            raise ConfigError(f"{where}.{key}: needs data.subset_sizes, which is empty")
+
+    points: list[tuple[str, dict, int]] = []  # (sweep, shape mapping, D)
+    if g.model_size_shapes:
+        need_sizes("model_size_shapes")
+        d = g.model_size_n_train if g.model_size_n_train is not None else sizes[-1]
+        (d,) = _sizes([d], f"{where}.model_size_n_train", sizes)
+        points += [("model_size", (s, f"{where}.model_size_shapes[{i}]"), d) for i, s in enumerate(g.model_size_shapes)]
+    elif g.model_size_n_train is not None:
+        raise ConfigError(f"{where}.model_size_n_train is set but grid.model_size_shapes is empty")
+    if g.data_size_shape is not None:
+        need_sizes("data_size_shape")
+        ds = _sizes(g.data_size_n_train or sizes, f"{where}.data_size_n_train", sizes)
+        points += [("data_size", (g.data_size_shape, f"{where}.data_size_shape"), d) for d in ds]
+    elif g.data_size_n_train:
+        raise ConfigError(f"{where}.data_size_n_train is set but grid.data_size_shape is not")
+    if g.joint_shapes:
+        need_sizes("joint_shapes")
+        ds = _sizes(g.joint_n_train or sizes, f"{where}.joint_n_train", sizes)
+        points += [("joint", (s, f"{where}.joint_shapes[{i}]"), d) for i, s in enumerate(g.joint_shapes) for d in ds]
+    elif g.joint_n_train:
+        raise ConfigError(f"{where}.joint_n_train is set but grid.joint_shapes is empty")
+
+    runs: dict[str, tuple[RunSpec, list[str]]] = {}
+    for seed in g.seeds:
+        for sweep, (shape, shape_where), d in points:
+            model, training = _model_and_training(shape, shape_where, base)
+            spec = RunSpec(profile=profile.name, dataset=profile.dataset, data_key=data_key,
+                           annotation=g.annotation, model=model, n_train=d, seed=seed, training=training)
+            entry = runs.setdefault(spec.run_id, (spec, []))
+            if sweep not in entry[1]:
+                entry[1].append(sweep)
+    return [PlannedRun(spec, tuple(s for s in SWEEPS if s in tags)) for spec, tags in runs.values()]
+
+
+# ---------------------------------------------------------------- one run
+
+def runs_dir(profile: Profile) -> Path:
+    return profile.outputs_dir / "runs"
+
+
+def is_done(run_dir: Path) -> bool:
+    return (Path(run_dir) / RESULT_FILE).is_file()
+
+
+def _default_run_fn() -> RunFn:
+    from .train import train_and_evaluate  # lazily: the grid works without the trainer
+
+    return train_and_evaluate
+
+
+def _as_planned(item) -> PlannedRun:
+    return item if isinstance(item, PlannedRun) else PlannedRun(item)
+
+
+def _jsonable(obj):
+    """Plain JSON types (numpy scalars and arrays, paths -> their values)."""
+    def default(o):
+        if hasattr(o, "item") and callable(o.item) and getattr(o, "shape", None) == ():
+            return o.item()
+        if hasattr(o, "tolist"):
+            return o.tolist()
+        if isinstance(o, Path):
+            return str(o)
+        raise TypeError(f"not JSON serialisable: {type(o).__name__} {o!r}")
+
+    return json.loads(json.dumps(obj, default=default))
+
+
+def check_spec_file(spec: RunSpec, run_dir: Path) -> None:
+    """Raise :class:`RunFolderError` if ``run_dir/spec.json`` holds another spec."""
+    path = Path(run_dir) / SPEC_FILE
+    if path.is_file():
+        stored = read_json(path).get("spec")
+        if stored != spec.to_dict():
+            raise RunFolderError(f"{path} holds another spec than run {spec.run_id}:\n  stored: "
+                                 f"{json.dumps(stored, sort_keys=True)}\n  wanted: {json.dumps(spec.to_dict(), sort_keys=True)}")
+
+
+def _write_spec_file(spec: RunSpec, run_dir: Path, sweeps: tuple[str, ...]) -> None:
+    path = run_dir / SPEC_FILE
+    check_spec_file(spec, run_dir)
+    old = read_json(path) if path.is_file() else None
+    if old is None or old.get("sweeps") != list(sweeps):
+        write_json(path, {"run_id": spec.run_id, "spec": spec.to_dict(), "sweeps": list(sweeps),
+                          "created": (old or {}).get("created", _now())})
+
+
+def _skipped(run_dir: Path) -> dict:
+    stale = run_dir / ERROR_FILE
+    if stale.is_file():  # a crash between result.json and the clean-up
+        stale.unlink()
+    return {**read_json(run_dir / RESULT_FILE), "skipped": True, "run_dir": str(run_dir)}
+
+
+def _error_record(spec: RunSpec, sweeps, exc: BaseException, tb: str, where: str, started: str,
+                  seconds: float | None) -> dict:
+    cause = getattr(exc, "cause", None)  # a Ray task error wraps the task's own exception
+    return {
+        "format": FORMAT_VERSION,
+        "run_id": spec.run_id,
+        "status": FAILED,
+        "spec": spec.to_dict(),
+        "sweeps": list(sweeps),
+        "error": {"type": type(cause if isinstance(cause, BaseException) else exc).__name__,
+                  "message": str(exc), "traceback": tb},
+        "where": where,
+        "wall_seconds": None if seconds is None else round(seconds, 3),
+        "host": socket.gethostname(),
+        "started": started,
+        "time": _now(),
+    }
+
+
+def execute_run(spec: RunSpec, runs_dir: Path, run_fn: RunFn | None = None, sweeps: Iterable[str] = ()) -> dict:
+    """Run one spec in ``runs_dir/<run_id>/`` unless it is done; never raises for a failed run.
+
+    Returns the result.json record (plus ``skipped`` and ``run_dir``); after a failure, the
+    error.json record (status ``failed``). ``run_fn(spec, run_dir) -> dict`` is the trainer's
+    ``train_and_evaluate`` unless given; its dict must have a ``status`` in DONE_STATUSES.
+    Exceptions become error.json; a BaseException (KeyboardInterrupt) propagates and leaves
+    the folder without result.json or error.json: the run is simply still pending.
+    """
+    sweeps = tuple(sweeps)
+    run_dir = Path(runs_dir) / spec.run_id
+    if is_done(run_dir):
+        return _skipped(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _write_spec_file(spec, run_dir, sweeps)
+    started, t0 = _now(), time.time()
+    try:
+        fn = run_fn if run_fn is not None else _default_run_fn()
+        result = fn(spec, run_dir)
+        if not isinstance(result, dict) or result.get("status") not in DONE_STATUSES:
+            got = result.get("status") if isinstance(result, dict) else type(result).__name__
+            raise ValueError(f"the run function returned no valid status: expected a dict with status in "
+                             f"{DONE_STATUSES}, got {got!r}")
+        record = _jsonable({
+            "format": FORMAT_VERSION,
+            "run_id": spec.run_id,
+            "status": result["status"],
+            "spec": spec.to_dict(),
+            "sweeps": list(sweeps),
+            "result": result,
+            "wall_seconds": round(time.time() - t0, 3),
+            "host": socket.gethostname(),
+            "started": started,
+            "finished": _now(),
+        })
+        write_json(run_dir / RESULT_FILE, record)  # last, atomically: its presence means done
+    except Exception as e:
+        record = _error_record(spec, sweeps, e, traceback.format_exc(), "worker", started, time.time() - t0)
+        write_json(run_dir / ERROR_FILE, record)
+        return {**record, "skipped": False, "run_dir": str(run_dir)}
+    (run_dir / ERROR_FILE).unlink(missing_ok=True)  # a retry that succeeded
+    return {**record, "skipped": False, "run_dir": str(run_dir)}
+
+
+# ---------------------------------------------------------------- executors
+
+class _Progress:
+    """One tqdm bar over the runs; postfix: the current (or last finished) run and the counts
+    so far: ok, failed, skipped, and the trainer's other outcomes (not_learning, nan_loss)."""
+
+    def __init__(self, total: int, desc: str, enabled: bool):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, desc=desc, unit="run", disable=not enabled)
+        self.counts = {"ok": 0, FAILED: 0, "skipped": 0}
+
+    def current(self, run_id: str):
+        self.bar.set_postfix({"run": run_id, **self.counts})
+
+    def done(self, record: dict):
+        key = "skipped" if record.get("skipped") else record["status"]
+        self.counts[key] = self.counts.get(key, 0) + 1
+        self.bar.set_postfix({"run": record["run_id"], **self.counts})
+        self.bar.update(1)
+
+    def close(self):
+        self.bar.close()
+
+
+def run_grid(profile: Profile, planned: Iterable[PlannedRun | RunSpec], executor: str | None = None,
+             run_fn: RunFn | None = None, ray_address: str | None = None, gpus_per_run: float | None = None,
+             cpus_per_run: float | None = None, progress: bool = True, max_retries: int = 0) -> list[dict]:
+    """Run every planned run that is not done; return one record per run, in plan order
+    (see :func:`execute_run`; ``skipped`` marks runs done before this call).
+
+    ``executor`` (default: the profile's ``grid.executor``): ``local`` runs them one after the
+    other; ``ray`` submits each pending run as a Ray task, on the cluster at ``ray_address``
+    (default: the profile's ``grid.ray_address``; e.g. "auto", "ray://host:10001"), on the
+    one this process is already connected to, or else on a local cluster that this call starts
+    and stops. A task asks for ``gpus_per_run`` GPUs (default: the profile's) where the cluster
+    has GPUs, and ``cpus_per_run`` CPUs (default: 1 with GPUs, else the run's
+    ``training.threads`` or, for 0 = all cores, one node's CPUs). A task whose worker dies is
+    recorded as failed by the driver; ``max_retries`` lets Ray retry it first.
+    """
+    items = [_as_planned(p) for p in planned]
+    unique: dict[str, PlannedRun] = {}
+    for p in items:
+        unique.setdefault(p.run_id, p)
+    items = list(unique.values())
+    executor = executor or profile.grid.executor
+    if executor not in ("local", "ray"):
+        raise ConfigError(f"executor: expected local or ray, got {executor!r}")
+    root = runs_dir(profile)
+    for p in items:  # a folder holding another spec stops everything before anything runs
+        check_spec_file(p.spec, root / p.run_id)
+    if executor == "local":
+        return _run_local(items, root, run_fn, progress)
+    return _run_ray(items, root, run_fn, ray_address or profile.grid.ray_address,
+                    profile.grid.gpus_per_run if gpus_per_run is None else gpus_per_run,
+                    cpus_per_run, progress, max_retries)
+
+
+def _run_local(items: list[PlannedRun], root: Path, run_fn, progress: bool) -> list[dict]:
+    bar = _Progress(len(items), "runs", progress)
+    records = []
+    try:
+        for p in items:
+            bar.current(p.run_id)
+            record = execute_run(p.spec, root, run_fn=run_fn, sweeps=p.sweeps)
+            records.append(record)
+            bar.done(record)
+    finally:
+        bar.close()
+    return records
+
+
+def _ray_task(spec: RunSpec, root: str, run_fn, sweeps: tuple[str, ...]) -> dict:
+    """What a Ray worker runs (module level: workers import it from drscaling.grid)."""
+    return execute_run(spec, Path(root), run_fn=run_fn, sweeps=sweeps)
+
+
+def _driver_failure(p: PlannedRun, root: Path, exc: BaseException) -> dict:
+    """A task that raised or whose worker died: record it unless the worker finished after all."""
+    run_dir = root / p.run_id
+    if is_done(run_dir):
+        return {**read_json(run_dir / RESULT_FILE), "skipped": False, "run_dir": str(run_dir)}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record = _error_record(p.spec, p.sweeps, exc, str(exc), "driver (the Ray task failed)", _now(), None)
+    write_json(run_dir / ERROR_FILE, record)
+    return {**record, "skipped": False, "run_dir": str(run_dir)}
+
+
+def _run_ray(items, root: Path, run_fn, address, gpus_per_run, cpus_per_run, progress, max_retries) -> list[dict]:
+    records: dict[str, dict] = {}
+    pending = []
+    for p in items:  # finished runs get no task
+        if is_done(root / p.run_id):
+            records[p.run_id] = _skipped(root / p.run_id)
+        else:
+            pending.append(p)
+    bar = _Progress(len(items), "runs (ray)", progress)
+    for r in records.values():
+        bar.done(r)
+    if not pending:
+        bar.close()
+        return [records[p.run_id] for p in items]
+
+    import ray
+
+    started_here = False
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, log_to_driver=True)
+        else:
+            ray.init(object_store_memory=128 * 1024**2, include_dashboard=False, log_to_driver=True)
+        started_here = True
+    refs: dict = {}
+    try:
+        resources = ray.cluster_resources()
+        has_gpu = resources.get("GPU", 0) > 0
+        node_cpus = max([n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("Alive")] or [1])
+        env = {k: os.environ[k] for k in ENV_VARS if os.environ.get(k)}
+        task = ray.remote(_ray_task)
+        for p in pending:
+            if cpus_per_run is not None:
+                cpus = cpus_per_run
+            elif has_gpu:
+                cpus = 1
+            else:
+                threads = int(p.spec.training.get("threads", 0) or 0)
+                cpus = min(threads, node_cpus) if threads > 0 else node_cpus
+            options = {"num_cpus": cpus, "num_gpus": gpus_per_run if has_gpu else 0,
+                       "max_retries": max_retries, "name": p.run_id}
+            if env:
+                options["runtime_env"] = {"env_vars": env}
+            refs[task.options(**options).remote(p.spec, str(root), run_fn, p.sweeps)] = p
+        waiting = list(refs)
+        while waiting:
+            done, waiting = ray.wait(waiting, num_returns=1)
+            for ref in done:
+                p = refs[ref]
+                try:
+                    record = ray.get(ref)
+                except Exception as e:  # the task raised, or its worker died
+                    record = _driver_failure(p, root, e)
+                records[p.run_id] = record
+                bar.done(record)  # the postfix names the run that finished last
+    except BaseException:
+        for ref in refs:  # interrupted: stop what is still running
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:
+                pass
+        raise
+    finally:
+        bar.close()
+        if started_here:
+            ray.shutdown()
+    return [records[p.run_id] for p in items]
+
+
+# ---------------------------------------------------------------- results
+
+def _spec_columns(spec: dict) -> dict:
+    model = spec.get("model", {})
+    name = (_short_name(model["pretrained"]) if "pretrained" in model
+            else f"L{model.get('layers')}-H{model.get('hidden')}")
+    return {
+        "annotation": spec.get("annotation"),
+        "model": name,
+        "layers": model.get("layers"),
+        "hidden": model.get("hidden"),
+        "pretrained": model.get("pretrained"),
+        "n_train": spec.get("n_train"),
+        "seed": spec.get("seed"),
+        "dataset": spec.get("dataset"),
+        "data_key": spec.get("data_key"),
+        **{f"training.{k}": v for k, v in sorted(spec.get("training", {}).items())},
+    }
+
+
+BASE_COLUMNS = ["run_id", "status", "annotation", "model", "layers", "hidden", "pretrained", "n_train", "seed",
+                "sweeps", "n_params", "wall_seconds", "host", "finished", "error_type", "error"]
+
+
+def collect_results(profile: Profile, planned: Iterable[PlannedRun | RunSpec] | None = None):
+    """One row per run folder with result.json (spec fields, every field of the trainer's
+    result, status, sweeps, wall seconds, host) or with only error.json (status ``failed``,
+    ``error_type``, ``error``). Given ``planned``, only the plan's runs, tagged with its sweeps
+    (folders of older settings are left out); otherwise every folder, tagged as recorded.
+    Sorted by annotation, n_params (or layers, hidden), n_train, seed."""
+    import pandas as pd
+
+    root = runs_dir(profile)
+    plan = None if planned is None else {p.run_id: p for p in map(_as_planned, planned)}
+    rows = []
+    folders = sorted(root.iterdir()) if root.is_dir() else []
+    for run_dir in folders:
+        if plan is not None and run_dir.name not in plan:
+            continue
+        if (run_dir / RESULT_FILE).is_file():
+            rec = read_json(run_dir / RESULT_FILE)
+            result = {k: v for k, v in (rec.get("result") or {}).items() if k != "status"}
+            fixed = {"run_id": rec["run_id"], "status": rec["status"], **_spec_columns(rec["spec"]),
+                     "sweeps": rec.get("sweeps", []), "wall_seconds": rec.get("wall_seconds"),
+                     "host": rec.get("host"), "finished": rec.get("finished"), "error_type": None, "error": None}
+            clash = {k: result.pop(k) for k in list(result) if k in fixed}
+            rows.append({**result, **{f"result.{k}": v for k, v in clash.items()}, **fixed})
+        elif (run_dir / ERROR_FILE).is_file():
+            rec = read_json(run_dir / ERROR_FILE)
+            rows.append({"run_id": rec["run_id"], "status": FAILED, **_spec_columns(rec["spec"]),
+                         "sweeps": rec.get("sweeps", []), "wall_seconds": rec.get("wall_seconds"),
+                         "host": rec.get("host"), "finished": rec.get("time"),
+                         "error_type": rec["error"]["type"], "error": rec["error"]["message"]})
+    if plan is not None:
+        for row in rows:
+            row["sweeps"] = list(plan[row["run_id"]].sweeps)
+    for row in rows:
+        row["sweeps"] = ",".join(row["sweeps"])
+    df = pd.DataFrame(rows)
+    for c in BASE_COLUMNS:
+        if c not in df.columns:
+            df[c] = None
+    df = df[BASE_COLUMNS + sorted(c for c in df.columns if c not in BASE_COLUMNS)]
+    if len(df):
+        df = df.sort_values(["annotation", "n_params", "layers", "hidden", "pretrained", "n_train", "seed", "run_id"],
+                            na_position="last", kind="stable").reset_index(drop=True)
+    return df
+
+
+def plan_table(profile: Profile, planned: Iterable[PlannedRun | RunSpec]):
+    """The plan as a table: run_id, model, n_train, seed, sweeps, done."""
+    import pandas as pd
+
+    root = runs_dir(profile)
+    rows = []
+    for p in map(_as_planned, planned):
+        run_dir = root / p.run_id
+        state = "done" if is_done(run_dir) else "failed" if (run_dir / ERROR_FILE).is_file() else "pending"
+        rows.append({"run_id": p.run_id, "model": p.spec.model_name, "n_train": p.spec.n_train,
+                     "seed": p.spec.seed, "sweeps": ",".join(p.sweeps), "state": state})
+    return pd.DataFrame(rows, columns=["run_id", "model", "n_train", "seed", "sweeps", "state"])
+
+
+# ---------------------------------------------------------------- command line
+
+def cli(profile_name: str, executor: str | None = None, ray_address: str | None = None,
+        gpus_per_run: float | None = None, dry_run: bool = False) -> int:
+    """``python -m drscaling grid``: plan (and with --dry-run only print) the profile's grid,
+    run it, print a summary. Returns 1 if some run failed."""
+    import sys
+
+    import pandas as pd
+
+    from .config import load_profile
+    from .datasets.processed import ProcessedData
+
+    profile = load_profile(profile_name)
+    try:
+        data_key = ProcessedData(profile.processed_dir).manifest["key"]
+    except FileNotFoundError:
+        if not dry_run:
+            raise FileNotFoundError(
+                f"{profile.processed_dir} is not prepared; run data preparation first "
+                f"(`python -m drscaling prepare --profile {profile.name}` or `make 01_prepare_data PROFILE={profile.name}`)"
+            ) from None
+        data_key = "unprepared"
+        print(f"note: {profile.processed_dir} is not prepared yet; the run ids below change once it is",
+              file=sys.stderr)
+    planned = plan_grid(profile, data_key)
+    if not planned:
+        print(f"the grid of profile {profile.name} is empty (set grid.model_size_shapes, "
+              f"grid.data_size_shape or grid.joint_shapes in {profile.path})")
+        return 0
+    table = plan_table(profile, planned)
+    if dry_run:
+        with pd.option_context("display.width", 200, "display.max_rows", None):
+            print(table.to_string(index=False))
+        counts = table["state"].value_counts().to_dict()
+        print(f"{len(table)} runs in {runs_dir(profile)}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+        return 0
+    records = run_grid(profile, planned, executor=executor, ray_address=ray_address, gpus_per_run=gpus_per_run)
+    rows = []
+    for r in records:
+        result = r.get("result") or {}
+        rows.append({"run_id": r["run_id"], "sweeps": ",".join(r.get("sweeps", [])), "status": r["status"],
+                     "this_call": "skipped" if r.get("skipped") else "ran",
+                     "cll_test": result.get("cll_test"), "n_params": result.get("n_params"),
+                     "steps": result.get("steps"), "wall_seconds": r.get("wall_seconds"),
+                     "error": (r.get("error") or {}).get("message")})
+    with pd.option_context("display.width", 200, "display.max_rows", None, "display.max_colwidth", 60):
+        print(pd.DataFrame(rows).to_string(index=False))
+    failed = [r for r in records if r["status"] == FAILED]
+    ran = sum(not r.get("skipped") for r in records)
+    print(f"{len(records)} runs: {ran} ran now, {len(records) - ran} were done, {len(failed)} failed; "
+          f"results in {runs_dir(profile)}")
+    if failed:
+        print(f"error: {len(failed)} run(s) failed; see error.json in their folders; "
+              f"running the grid again retries them", file=sys.stderr)
+        return 1
+    return 0

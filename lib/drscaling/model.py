@@ -1,0 +1,116 @@
+"""The dual encoder: one shared BERT backbone for queries and passages, mean pooling over the
+last layer, a linear projection to 768 dimensions; score = inner product (no temperature).
+
+Checkpoints are safetensors files plus a small JSON config: loading one never unpickles
+anything. (A hub checkpoint that ships only ``pytorch_model.bin`` is read by transformers with
+``torch.load(weights_only=True)``, the restricted unpickler.)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+CHECKPOINT_WEIGHTS = "model.safetensors"
+CHECKPOINT_CONFIG = "encoder.json"
+
+
+def bert_config(layers: int, hidden: int, vocab_size: int, max_positions: int = 512):
+    """A BERT shape as in the BERT miniatures: heads = hidden / 64 (at least 2),
+    feed-forward 4 x hidden."""
+    from transformers import BertConfig
+
+    heads = max(2, hidden // 64)
+    if hidden % heads:
+        raise ValueError(f"hidden size {hidden} is not divisible by its {heads} attention heads")
+    return BertConfig(
+        vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+        intermediate_size=4 * hidden, max_position_embeddings=max_positions, attn_implementation="sdpa",
+    )
+
+
+class DualEncoder(nn.Module):
+    """``encode(input_ids, attention_mask) -> (batch, projection_dim)``; the same for queries
+    and passages."""
+
+    def __init__(self, backbone, projection_dim: int = 768):
+        super().__init__()
+        self.backbone = backbone
+        self.projection = nn.Linear(backbone.config.hidden_size, projection_dim)
+
+    @classmethod
+    def from_shape(cls, layers: int, hidden: int, vocab_size: int, projection_dim: int = 768,
+                   max_positions: int = 512, seed: int | None = None) -> "DualEncoder":
+        """A randomly initialised BERT of the given shape (``seed`` fixes the initialisation)."""
+        from transformers import BertModel
+
+        if seed is not None:
+            torch.manual_seed(seed)
+        return cls(BertModel(bert_config(layers, hidden, vocab_size, max_positions), add_pooling_layer=False),
+                   projection_dim)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str, projection_dim: int = 768, seed: int | None = None) -> "DualEncoder":
+        """A pretrained BERT (local folder or hub id); the projection is new."""
+        from transformers import AutoModel
+
+        if seed is not None:
+            torch.manual_seed(seed)
+        backbone = AutoModel.from_pretrained(name_or_path, add_pooling_layer=False, attn_implementation="sdpa")
+        return cls(backbone, projection_dim)
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return self.projection(pooled)
+
+    forward = encode
+
+    # ------------------------------------------------------------ checkpoints
+    def save(self, directory: str | Path) -> None:
+        """Weights (safetensors) and the backbone's config, written atomically."""
+        from safetensors.torch import save_file
+
+        from .fileio import atomic_path, write_json
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        with atomic_path(directory / CHECKPOINT_WEIGHTS) as tmp:
+            save_file(state, str(tmp))
+        write_json(directory / CHECKPOINT_CONFIG, {
+            "backbone": self.backbone.config.to_dict(), "projection_dim": self.projection.out_features,
+        })
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> "DualEncoder":
+        from safetensors.torch import load_file
+        from transformers import BertConfig, BertModel
+
+        directory = Path(directory)
+        meta = json.loads((directory / CHECKPOINT_CONFIG).read_text())
+        config = BertConfig.from_dict(meta["backbone"])
+        model = cls(BertModel(config, add_pooling_layer=False), meta["projection_dim"])
+        model.load_state_dict(load_file(str(directory / CHECKPOINT_WEIGHTS), device=str(device)))
+        return model.to(device)
+
+
+def count_nonembedding_params(model: DualEncoder) -> int:
+    """Exact count of every parameter but the token, position and token-type embeddings (and
+    the embeddings' LayerNorm, which belongs to the embedding block): the transformer layers
+    plus the projection. BERT-base shape: 85,054,464 + 590,592 = 85,645,056."""
+    embeddings = {id(p) for p in model.backbone.embeddings.parameters()}
+    return sum(p.numel() for p in model.parameters() if id(p) not in embeddings)
+
+
+def count_params_as_paper_code(model: DualEncoder) -> int:
+    """The count as the paper's released code made it: ``sum(p.numel() for n, p in
+    named_parameters() if 'embedding' not in n)`` over a BERT that still had its (unused)
+    pooler, plus the projection. That is our count plus the pooler (hidden^2 + hidden).
+    (The released code printed it divided by 1024^2 as "M".)"""
+    hidden = model.backbone.config.hidden_size
+    return count_nonembedding_params(model) + hidden * hidden + hidden

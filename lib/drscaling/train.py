@@ -1,0 +1,422 @@
+"""Training one run of the grid: the paper's contrastive objective, AdamW with warmup, periodic
+validation CLL with the best checkpoint kept, resumable state, then the full evaluation.
+
+Speed: texts are tokenised once per dataset and cached as padded integer arrays; a batch is
+sliced from them and trimmed to its longest row (dynamic padding), with batches built from
+length-sorted chunks (length bucketing). Every random choice of a step is a function of
+(seed, step), so a resumed run continues exactly where it stopped and the same spec and seed
+give the same result on the CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from . import paths
+from .cll import cll_from_draws
+from .config import TrainingConfig
+from .fileio import atomic_path, write_json
+from .model import DualEncoder, count_nonembedding_params, count_params_as_paper_code
+
+BUCKET_CHUNKS = 50  # batches per length-sorted chunk
+
+
+# ---------------------------------------------------------------- the loss (embeddings only)
+
+def contrastive_loss(query_emb: torch.Tensor, positive_emb: torch.Tensor, negative_emb: torch.Tensor,
+                     positive_ids: torch.Tensor, negative_ids: torch.Tensor, in_batch: bool = True) -> torch.Tensor:
+    """Mean cross-entropy of each query's positive against the negatives shared by the batch
+    (and, with ``in_batch``, the other queries' positives); score = inner product.
+
+    ``positive_ids`` (B,) and ``negative_ids`` (K,) identify passages (corpus rows): a passage
+    that is a query's own positive is never one of its negatives, whether it comes in as
+    another query's positive or as a sampled negative.
+    """
+    own = positive_ids[:, None]
+    neg_scores = query_emb @ negative_emb.T  # (B, K)
+    neg_scores = neg_scores.masked_fill(negative_ids[None, :] == own, float("-inf"))
+    if in_batch:
+        pos_scores = query_emb @ positive_emb.T  # (B, B); the diagonal is each query's positive
+        same = (positive_ids[None, :] == own) & ~torch.eye(len(own), dtype=torch.bool, device=own.device)
+        pos_scores = pos_scores.masked_fill(same, float("-inf"))
+        target = torch.arange(len(own), device=own.device)
+    else:
+        pos_scores = (query_emb * positive_emb).sum(-1, keepdim=True)  # (B, 1)
+        target = torch.zeros(len(own), dtype=torch.long, device=own.device)
+    scores = torch.cat([pos_scores, neg_scores], dim=1).float()
+    return F.cross_entropy(scores, target)
+
+
+# ---------------------------------------------------------------- tokenised text
+
+@dataclass
+class Tokens:
+    """Texts tokenised once: ids (N, max_len) int32, padded with 0; lengths (N,)."""
+
+    ids: np.ndarray
+    lengths: np.ndarray
+
+    def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows as (input_ids, attention_mask), trimmed to the longest row (dynamic padding)."""
+        width = int(self.lengths[rows].max())
+        ids = torch.from_numpy(self.ids[rows, :width].astype(np.int64))
+        mask = (torch.arange(width)[None, :] < torch.from_numpy(self.lengths[rows])[:, None]).long()
+        return ids, mask
+
+
+def tokenize(texts: list[str], tokenizer, max_length: int, batch: int = 4096) -> Tokens:
+    ids = np.zeros((len(texts), max_length), dtype=np.int32)
+    lengths = np.zeros(len(texts), dtype=np.int64)
+    for start in range(0, len(texts), batch):
+        enc = tokenizer(texts[start:start + batch], truncation=True, max_length=max_length)["input_ids"]
+        for i, row in enumerate(enc, start):
+            ids[i, : len(row)] = row
+            lengths[i] = len(row)
+    if tokenizer.pad_token_id not in (0, None):
+        ids[np.arange(max_length)[None, :] >= lengths[:, None]] = tokenizer.pad_token_id
+    return Tokens(ids, lengths)
+
+
+def cached_tokens(data, kind: str, texts: list[str], tokenizer, tokenizer_name: str, max_length: int) -> Tokens:
+    """Tokenise once per (dataset, tokenizer, kind, length); the cache lives beside the
+    processed data (and goes with it when it is prepared again)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in tokenizer_name)
+    path = data.dir / "cache" / f"{safe}-{kind}-{max_length}.npz"
+    if path.is_file():
+        with np.load(path) as z:
+            if len(z["lengths"]) == len(texts):
+                return Tokens(z["ids"], z["lengths"])
+    tokens = tokenize(texts, tokenizer, max_length)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, ids=tokens.ids, lengths=tokens.lengths)
+    return tokens
+
+
+# ---------------------------------------------------------------- schedule and batches
+
+def learning_rate(cfg: TrainingConfig, step: int) -> float:
+    """Linear warmup, then linear decay to 0, cosine decay, or constant."""
+    if step < cfg.warmup_steps:
+        return cfg.learning_rate * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    if cfg.schedule == "linear":
+        return cfg.learning_rate * max(0.0, 1.0 - progress)
+    if cfg.schedule == "cosine":
+        return cfg.learning_rate * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return cfg.learning_rate
+
+
+def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
+    """One epoch's batches of pair indices: a seeded shuffle, cut into chunks of
+    ``BUCKET_CHUNKS`` batches, each chunk sorted by length and cut into batches, batch order
+    shuffled again. The last incomplete batch is dropped."""
+    n = len(lengths)
+    rng = np.random.default_rng([seed, epoch, 1])
+    order = rng.permutation(n)
+    batches = []
+    span = batch_size * BUCKET_CHUNKS
+    for start in range(0, n, span):
+        chunk = order[start:start + span]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk) - batch_size + 1, batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+class BatchPlan:
+    """Step -> (pair indices, negative corpus rows), a pure function of (seed, step)."""
+
+    def __init__(self, lengths: np.ndarray, pool: np.ndarray, cfg: TrainingConfig, seed: int):
+        if len(lengths) < cfg.batch_size:
+            raise ValueError(f"batch_size {cfg.batch_size} is larger than the {len(lengths)} training pairs")
+        self.lengths, self.pool, self.cfg, self.seed = lengths, pool, cfg, seed
+        self.per_epoch = len(epoch_batches(lengths, cfg.batch_size, seed, 0))
+        self._epoch, self._batches = -1, []
+
+    def __call__(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        epoch, index = divmod(step, self.per_epoch)
+        if epoch != self._epoch:
+            self._epoch, self._batches = epoch, epoch_batches(self.lengths, self.cfg.batch_size, self.seed, epoch)
+        rng = np.random.default_rng([self.seed, step, 2])
+        negatives = self.pool[rng.choice(len(self.pool), size=self.cfg.negatives, replace=False)]
+        return self._batches[index], negatives
+
+
+# ---------------------------------------------------------------- encoding and evaluation
+
+@torch.no_grad()
+def encode(model: DualEncoder, tokens: Tokens, rows: np.ndarray | None = None, batch_size: int = 256,
+           device: str | torch.device = "cpu", desc: str | None = None) -> torch.Tensor:
+    """Embeddings (len(rows), d) float32 on the CPU, in the order of ``rows``; batches are
+    formed from length-sorted rows so that little padding is computed."""
+    rows = np.arange(len(tokens.lengths)) if rows is None else np.asarray(rows)
+    order = np.argsort(tokens.lengths[rows], kind="stable")
+    out = torch.empty(len(rows), model.projection.out_features)
+    was_training = model.training
+    model.eval()
+    use_bf16 = torch.device(device).type == "cuda"
+    for start in tqdm(range(0, len(rows), batch_size), desc=desc, disable=desc is None, leave=False, mininterval=2):
+        sel = order[start:start + batch_size]
+        ids, mask = tokens.batch(rows[sel])
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+            emb = model.encode(ids.to(device), mask.to(device))
+        out[torch.from_numpy(sel)] = emb.float().cpu()
+    model.train(was_training)
+    return out
+
+
+class Evaluator:
+    """CLL of (query, positive) pairs against negatives given as corpus rows (pairs, R, K)."""
+
+    def __init__(self, query_tokens: Tokens, query_rows: np.ndarray, positive_rows: np.ndarray,
+                 passage_tokens: Tokens, draws: np.ndarray):
+        self.query_tokens, self.query_rows, self.positive_rows = query_tokens, query_rows, positive_rows
+        self.passage_tokens = passage_tokens
+        # encode each distinct passage once: positives and every drawn negative
+        self.passages, inverse = np.unique(np.concatenate([positive_rows, np.asarray(draws).ravel()]), return_inverse=True)
+        self.positive_index = inverse[: len(positive_rows)]
+        self.draws = inverse[len(positive_rows):].reshape(np.asarray(draws).shape)
+
+    def __call__(self, model: DualEncoder, device, passage_emb: torch.Tensor | None = None) -> np.ndarray:
+        """Per-pair CLL; ``passage_emb`` (all corpus rows) avoids encoding passages again."""
+        q = encode(model, self.query_tokens, self.query_rows, device=device)
+        p = passage_emb[torch.from_numpy(self.passages)] if passage_emb is not None else \
+            encode(model, self.passage_tokens, self.passages, device=device)
+        return cll_from_draws(q, p[torch.from_numpy(self.positive_index)], p, self.draws)
+
+
+def periodic_evaluator(data, split: str, corpus_row: dict, query_tokens: Tokens, query_row: dict,
+                       passage_tokens: Tokens, cfg: TrainingConfig, seed: int) -> Evaluator:
+    """The cheap check run every ``eval_every`` steps: the first ``eval_pairs`` pairs of the
+    split against K negatives drawn (seeded) from a fixed random sub-pool of ``eval_pool``
+    passages of the negative pool, so that few passages need encoding."""
+    pairs = data.qrels(split).head(cfg.eval_pairs)
+    rng = np.random.default_rng([seed, 3])
+    pool = data.negative_pool
+    sub = pool[rng.choice(len(pool), size=min(cfg.eval_pool, len(pool)), replace=False)]
+    k = min(data.manifest["data"]["cll_negatives"], len(sub))
+    draws = np.stack([sub[rng.choice(len(sub), size=k, replace=False)] for _ in range(len(pairs))])[:, None, :]
+    return Evaluator(query_tokens, np.array([query_row[q] for q in pairs["qid"]]),
+                     np.array([corpus_row[p] for p in pairs["pid"]]), passage_tokens, draws)
+
+
+# ---------------------------------------------------------------- one run
+
+def _log(path: Path, record: dict) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """After a resume, drop log lines written after the saved state."""
+    if path.is_file():
+        lines = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln).get("step", 0) <= step]
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(ln + "\n" for ln in lines))
+
+
+def _save_state(run_dir: Path, model, optimizer, state: dict) -> None:
+    """Resumable state, replaced atomically as one folder."""
+    import shutil
+
+    tmp = run_dir / "state.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save(tmp)
+    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+    write_json(tmp / "state.json", state)
+    final = run_dir / "state"
+    old = run_dir / "state.old"
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def _load_state(run_dir: Path, model, optimizer, device) -> dict | None:
+    import shutil
+
+    final, old = run_dir / "state", run_dir / "state.old"
+    if not final.exists() and old.exists():  # killed between the two renames
+        old.rename(final)
+    for leftover in (run_dir / "state.tmp", old):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    if not (final / "state.json").is_file():
+        return None
+    loaded = DualEncoder.load(final, device)
+    model.load_state_dict(loaded.state_dict())
+    optimizer.load_state_dict(torch.load(final / "optimizer.pt", map_location=device, weights_only=True))
+    return json.loads((final / "state.json").read_text())
+
+
+def device_for(cfg: TrainingConfig) -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+    return torch.device("cpu")
+
+
+def build_model(model_spec: dict, vocab_size: int, cfg: TrainingConfig, seed: int) -> DualEncoder:
+    if "pretrained" in model_spec:
+        return DualEncoder.from_pretrained(model_spec["pretrained"], cfg.projection_dim, seed=seed)
+    return DualEncoder.from_shape(model_spec["layers"], model_spec["hidden"], vocab_size, cfg.projection_dim, seed=seed)
+
+
+def train_and_evaluate(spec, run_dir: str | Path) -> dict:
+    """Train the run described by ``spec`` (a grid RunSpec) in ``run_dir``, resuming from its
+    saved state if there is one, then evaluate the kept checkpoint. Returns the result
+    (status ok / not_learning / nan_loss, metrics, counts, timings)."""
+    from .datasets import ProcessedData
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg = TrainingConfig(**spec.training)
+    data = ProcessedData(paths.processed_dir(spec.dataset))
+    if spec.data_key and data.manifest["key"] != spec.data_key:
+        raise RuntimeError(f"{data.dir} was prepared again since this run was planned (data key changed)")
+    if spec.annotation != "human":
+        raise NotImplementedError(f"annotation {spec.annotation!r}: only human annotations are available")
+    device = device_for(cfg)
+
+    # tokenised texts (cached per dataset and tokenizer)
+    if "pretrained" in spec.model:
+        from transformers import AutoTokenizer
+
+        tokenizer, tok_name = AutoTokenizer.from_pretrained(spec.model["pretrained"]), spec.model["pretrained"]
+    else:
+        tokenizer, tok_name = data.tokenizer(), "wordpiece"
+    corpus_row = {p: i for i, p in enumerate(data.corpus["pid"])}
+    queries = data._queries
+    query_row = {q: i for i, q in enumerate(queries["qid"])}
+    passage_tokens = cached_tokens(data, "passages", data.corpus["text"].tolist(), tokenizer, tok_name, cfg.max_passage_length)
+    query_tokens = cached_tokens(data, "queries", queries["text"].tolist(), tokenizer, tok_name, cfg.max_query_length)
+
+    pairs = data.subset(spec.n_train)
+    pair_q = np.array([query_row[q] for q in pairs["qid"]])
+    pair_p = np.array([corpus_row[p] for p in pairs["pid"]])
+    plan = BatchPlan(passage_tokens.lengths[pair_p] + query_tokens.lengths[pair_q], data.negative_pool, cfg, spec.seed)
+    select_split = cfg.select_on
+    check = periodic_evaluator(data, select_split, corpus_row, query_tokens, query_row, passage_tokens, cfg, spec.seed)
+
+    model = build_model(spec.model, len(tokenizer), cfg, spec.seed).to(device)
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.learning_rate, fused=device.type == "cuda",
+    )
+    log_path = run_dir / "log.jsonl"
+    state = _load_state(run_dir, model, optimizer, device) or {
+        "step": 0, "best": None, "best_step": None, "train_seconds": 0.0, "status": "running",
+    }
+    _truncate_log(log_path, state["step"])
+    chance_eval = math.log(check.draws.shape[-1] + 1)
+    chance_train = math.log(cfg.negatives + (cfg.batch_size if cfg.in_batch_negatives else 1))
+    use_bf16 = device.type == "cuda" and cfg.bf16
+
+    model.train()
+    started = time.time() - state["train_seconds"]
+    running, seen = 0.0, 0
+    bar = tqdm(total=cfg.steps, initial=state["step"], desc=f"train {getattr(spec, 'run_id', '')}", mininterval=2)
+    step = state["step"]
+    while step < cfg.steps and state["status"] == "running":
+        rows, negatives = plan(step)
+        torch.manual_seed(spec.seed * 1_000_003 + step)  # dropout: a function of (seed, step)
+        q_ids, q_mask = query_tokens.batch(pair_q[rows])
+        p_rows = np.concatenate([pair_p[rows], negatives])
+        p_ids, p_mask = passage_tokens.batch(p_rows)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(cfg, step)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+            q = model.encode(q_ids.to(device), q_mask.to(device))
+            p = model.encode(p_ids.to(device), p_mask.to(device))
+        b = len(rows)
+        loss = contrastive_loss(q.float(), p[:b].float(), p[b:].float(), torch.from_numpy(pair_p[rows]).to(device),
+                                torch.from_numpy(negatives).to(device), cfg.in_batch_negatives)
+        if not torch.isfinite(loss):
+            state["status"] = "nan_loss"
+            _log(log_path, {"step": step, "event": "nan_loss"})
+            break
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+        optimizer.step()
+        step += 1
+        running, seen = running + loss.item(), seen + 1
+        bar.update(1)
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            value = float(check(model, device).mean())
+            train_loss = running / seen
+            running, seen = 0.0, 0
+            improved = state["best"] is None or value < state["best"]
+            if improved:
+                state["best"], state["best_step"] = value, step
+                model.save(run_dir / "best")
+            state["step"], state["train_seconds"] = step, time.time() - started
+            _log(log_path, {"step": step, "train_loss": train_loss, f"{select_split}_cll_check": value,
+                            "lr": learning_rate(cfg, step - 1), "seconds": round(state["train_seconds"], 1)})
+            bar.set_postfix(loss=f"{train_loss:.3f}", cll=f"{value:.3f}", best=f"{state['best']:.3f}")
+            # not learning: past twice the warmup (and a fifth of the run), both the training
+            # loss and the best check are still within stall_margin of chance
+            if step >= max(2 * cfg.warmup_steps, cfg.steps // 5) and train_loss > chance_train - cfg.stall_margin \
+                    and state["best"] > chance_eval - cfg.stall_margin:
+                state["status"] = "not_learning"
+                _log(log_path, {"step": step, "event": "not_learning", "chance": chance_eval})
+            _save_state(run_dir, model, optimizer, state)
+    bar.close()
+    train_seconds = time.time() - started
+
+    result = {
+        "status": "ok" if state["status"] == "running" else state["status"],
+        "steps": step, "best_step": state["best_step"], "train_seconds": round(train_seconds, 1),
+        "selected_on": select_split, f"{select_split}_cll_check_best": state["best"],
+        "device": str(device), "torch_threads": torch.get_num_threads(),
+    }
+    if result["status"] == "nan_loss" or state["best_step"] is None:
+        result.update(n_params=count_nonembedding_params(model), n_params_paper_code=count_params_as_paper_code(model))
+        return result
+
+    # full evaluation of the kept checkpoint
+    eval_started = time.time()
+    best = DualEncoder.load(run_dir / "best", device)
+    result.update(n_params=count_nonembedding_params(best), n_params_paper_code=count_params_as_paper_code(best))
+    passage_emb = encode(best, passage_tokens, device=device, desc="encode corpus")
+    for split in ("test", "validation"):
+        q_pairs = data.qrels(split)
+        ev = Evaluator(query_tokens, np.array([query_row[q] for q in q_pairs["qid"]]),
+                       np.array([corpus_row[p] for p in q_pairs["pid"]]), passage_tokens, data.cll_negatives(split))
+        values = ev(best, device, passage_emb)
+        with atomic_path(run_dir / f"cll_{split}.npy") as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, values)
+        result[f"cll_{split}"] = float(values.mean())
+    result.update(ranking_metrics(best, data, query_tokens, query_row, passage_emb, device))
+    result["eval_seconds"] = round(time.time() - eval_started, 1)
+    return result
+
+
+def ranking_metrics(model, data, query_tokens: Tokens, query_row: dict, passage_emb: torch.Tensor, device) -> dict:
+    """MRR@10, nDCG@10, Recall@10/100 of the test queries over the whole corpus."""
+    from .ranking import evaluate_ranking
+
+    test_queries = data.queries("test")
+    q_emb = encode(model, query_tokens, np.array([query_row[q] for q in test_queries["qid"]]), device=device)
+    metrics = evaluate_ranking(q_emb, test_queries["qid"].tolist(), passage_emb, data.corpus["pid"].tolist(),
+                               data.qrels("test"), k=100)
+    return {k: v for k, v in metrics.items() if k != "n_queries"}
+
+
+__all__ = ["contrastive_loss", "train_and_evaluate", "learning_rate", "epoch_batches", "BatchPlan", "Tokens",
+           "tokenize", "encode", "Evaluator"]

@@ -1,0 +1,162 @@
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from drscaling.config import TrainingConfig, load_profile
+from drscaling.train import contrastive_loss, epoch_batches, learning_rate
+
+
+def brute_force_loss(q, p, n, pos_ids, neg_ids, in_batch):
+    total = 0.0
+    for i in range(len(q)):
+        own = float(q[i] @ p[i])
+        others = []
+        if in_batch:
+            others += [float(q[i] @ p[j]) for j in range(len(p)) if j != i and pos_ids[j] != pos_ids[i]]
+        others += [float(q[i] @ n[k]) for k in range(len(n)) if neg_ids[k] != pos_ids[i]]
+        total += -own + math.log(math.exp(own) + sum(math.exp(s) for s in others))
+    return total / len(q)
+
+
+@pytest.mark.parametrize("in_batch", [True, False])
+def test_loss_against_brute_force_with_masking(in_batch):
+    g = torch.Generator().manual_seed(0)
+    q, p, n = torch.randn(4, 5, generator=g), torch.randn(4, 5, generator=g), torch.randn(6, 5, generator=g)
+    # queries 0 and 2 share passage 7; negative 3 is passage 7, negative 5 is query 1's positive 8
+    pos_ids, neg_ids = torch.tensor([7, 8, 7, 9]), torch.tensor([1, 2, 3, 7, 4, 8])
+    p[2] = p[0]
+    got = contrastive_loss(q, p, n, pos_ids, neg_ids, in_batch=in_batch)
+    expected = brute_force_loss(q.numpy(), p.numpy(), n.numpy(), pos_ids.tolist(), neg_ids.tolist(), in_batch)
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_shared_positive_is_not_a_negative():
+    """Two queries with the same positive: without the mask each would be pushed away from its
+    own positive through the other's copy; with it the loss equals the single-positive case."""
+    q = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    p = torch.tensor([[3.0, 0.0], [3.0, 0.0]])
+    n = torch.tensor([[0.0, 1.0]])
+    shared = contrastive_loss(q, p, n, torch.tensor([5, 5]), torch.tensor([6]))
+    expected = -3 + math.log(math.exp(3) + math.exp(0))
+    assert shared.item() == pytest.approx(expected, rel=1e-6)
+    unmasked = contrastive_loss(q, p, n, torch.tensor([5, 4]), torch.tensor([6]))
+    assert unmasked.item() > shared.item() + 0.5
+
+
+def test_schedule_and_batches():
+    cfg = TrainingConfig(steps=100, warmup_steps=10, learning_rate=1.0)
+    assert learning_rate(cfg, 0) == pytest.approx(0.1) and learning_rate(cfg, 9) == pytest.approx(1.0)
+    assert learning_rate(cfg, 55) == pytest.approx(0.5) and learning_rate(cfg, 100) == 0.0
+    lengths = np.random.default_rng(0).integers(5, 60, size=1000)
+    a = epoch_batches(lengths, 32, seed=1, epoch=0)
+    assert [x.tolist() for x in a] == [x.tolist() for x in epoch_batches(lengths, 32, seed=1, epoch=0)]
+    assert len(a) == 1000 // 32 and len(set(np.concatenate(a).tolist())) == len(a) * 32
+    # length bucketing: batches are much more uniform in length than random batches
+    spread = np.mean([lengths[b].max() - lengths[b].min() for b in a])
+    assert spread < 0.5 * (lengths.max() - lengths.min())
+
+
+# ---------------------------------------------------------------- whole runs on the smoke data
+
+TINY = {"steps": 30, "eval_every": 10, "batch_size": 16, "negatives": 16, "warmup_steps": 5, "learning_rate": 2e-3,
+        "max_query_length": 24, "max_passage_length": 48, "eval_pairs": 64, "eval_pool": 128,
+        "stall_margin": -100.0}  # a margin below zero never declares a run stalled
+
+
+@pytest.fixture(scope="module")
+def smoke_data(tmp_path_factory, shared_squad):
+    from drscaling.datasets import prepare_dataset
+
+    root = tmp_path_factory.mktemp("data")
+    old = os.environ.get("DRSCALING_DATA")
+    os.environ["DRSCALING_DATA"] = str(root)
+    try:
+        data = prepare_dataset(load_profile("smoke"))
+    finally:
+        if old is None:
+            del os.environ["DRSCALING_DATA"]
+        else:
+            os.environ["DRSCALING_DATA"] = old
+    return root, data.manifest["key"]
+
+
+def spec(key, **training):
+    return SimpleNamespace(dataset="squad-smoke", data_key=key, annotation="human", model={"layers": 1, "hidden": 32},
+                           n_train=400, seed=0, run_id="t", training=asdict(TrainingConfig(**{**TINY, **training})))
+
+
+def test_run_is_deterministic_and_evaluated(smoke_data, tmp_path, monkeypatch):
+    from drscaling.train import train_and_evaluate
+
+    root, key = smoke_data
+    monkeypatch.setenv("DRSCALING_DATA", str(root))
+    a = train_and_evaluate(spec(key), tmp_path / "a")
+    b = train_and_evaluate(spec(key), tmp_path / "b")
+    assert a["status"] == "ok" and a["steps"] == 30
+    assert a["cll_test"] == b["cll_test"] and a["cll_validation"] == b["cll_validation"]
+    assert 0 < a["cll_test"] < math.log(65) + 1 and 0 <= a["mrr_at_10"] <= 1
+    per_query = np.load(tmp_path / "a" / "cll_test.npy")
+    assert per_query.mean() == pytest.approx(a["cll_test"])
+    log = [json.loads(x) for x in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [10, 20, 30]
+    c = train_and_evaluate(spec(key, learning_rate=1e-3), tmp_path / "c")
+    assert c["cll_test"] != a["cll_test"]
+
+
+def test_not_learning_is_detected(smoke_data, tmp_path, monkeypatch):
+    from drscaling.train import train_and_evaluate
+
+    root, key = smoke_data
+    monkeypatch.setenv("DRSCALING_DATA", str(root))
+    res = train_and_evaluate(spec(key, learning_rate=1e-9, stall_margin=0.3, warmup_steps=2), tmp_path / "r")
+    assert res["status"] == "not_learning" and res["steps"] < 30
+    assert "not_learning" in (tmp_path / "r" / "log.jsonl").read_text()
+
+
+RUNNER = """
+import json, sys
+from types import SimpleNamespace
+from drscaling.train import train_and_evaluate
+spec = SimpleNamespace(**json.loads(sys.argv[1]))
+print(json.dumps(train_and_evaluate(spec, sys.argv[2])))
+"""
+
+
+def test_killed_run_resumes_to_the_same_result(smoke_data, tmp_path):
+    """A run killed mid-training and started again ends where an uninterrupted run ends."""
+    root, key = smoke_data
+    env = {**os.environ, "DRSCALING_DATA": str(root)}
+    s = json.dumps(vars(spec(key, steps=60, eval_every=5)))
+    whole = json.loads(subprocess.run([sys.executable, "-c", RUNNER, s, str(tmp_path / "whole")], env=env,
+                                      capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+    run_dir = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-c", RUNNER, s, str(run_dir)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    state = run_dir / "state" / "state.json"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if json.loads(state.read_text())["step"] >= 20:
+                break
+        except (FileNotFoundError, ValueError):  # not written yet, or being replaced
+            pass
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stopped_at = json.loads(state.read_text())["step"]
+    assert 20 <= stopped_at < 60, "the run was not interrupted mid-training"
+    resumed = json.loads(subprocess.run([sys.executable, "-c", RUNNER, s, str(run_dir)], env=env,
+                                        capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+    assert resumed["cll_test"] == whole["cll_test"] and resumed["best_step"] == whole["best_step"]
+    steps = [json.loads(x)["step"] for x in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert steps == list(range(5, 65, 5))  # no duplicated or missing log lines
