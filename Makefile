@@ -50,6 +50,8 @@ endef
 
 # The stages, in order: one line each.
 $(eval $(call stage,01_prepare_data,$(DRSCALING_DATA)/processed/$(DATASET)/manifest.json))
+$(eval $(call stage,02_train_grid,$(OUT)/runs/grid.json))
+$(eval $(call stage,03_evaluate,$(OUT)/results.csv))
 
 reproduce: $(LAST_STAGE) ## run the whole study for PROFILE (default cpu)
 	@echo "study complete for profile $(PROFILE): executed notebooks in $(OUT)/notebooks"

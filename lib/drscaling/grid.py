@@ -663,3 +663,38 @@ def cli(profile_name: str, executor: str | None = None, ray_address: str | None 
               f"running the grid again retries them", file=sys.stderr)
         return 1
     return 0
+
+
+def summary_path(profile: Profile) -> Path:
+    """The training stage's output: what the grid planned and how each run ended."""
+    return runs_dir(profile) / "grid.json"
+
+
+def write_summary(profile: Profile, records: list[dict]) -> Path:
+    """Write ``runs/grid.json`` (atomically): one entry per planned run with its status."""
+    from .fileio import write_json
+
+    runs = [{"run_id": r["run_id"], "status": r["status"], "sweeps": list(r.get("sweeps", []))} for r in records]
+    counts: dict[str, int] = {}
+    for r in runs:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    path = summary_path(profile)
+    write_json(path, {"profile": profile.name, "finished": _now(), "counts": counts, "runs": runs})
+    return path
+
+
+def training_logs(profile: Profile, run_ids: Iterable[str]):
+    """The periodic records of each run's log.jsonl as one table (run_id, step, ...)."""
+    import json
+
+    import pandas as pd
+
+    rows = []
+    for run_id in run_ids:
+        log = runs_dir(profile) / run_id / "log.jsonl"
+        if log.is_file():
+            for line in log.read_text().splitlines():
+                rec = json.loads(line)
+                if "event" not in rec:
+                    rows.append({"run_id": run_id, **rec})
+    return pd.DataFrame(rows)

@@ -36,3 +36,44 @@ def save_figure(fig, path) -> None:
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=150, bbox_inches="tight", format=str(path).rsplit(".", 1)[-1])
+
+
+def plot_training_curves(logs: pd.DataFrame, labels: dict[str, str] | None = None, chance: float | None = None):
+    """Training loss and the periodic selection check (CLL) against steps, one line per run."""
+    check = [c for c in logs.columns if c.endswith("_cll_check")]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4))
+    for run_id, g in logs.groupby("run_id", sort=False):
+        label = (labels or {}).get(run_id, run_id)
+        axes[0].plot(g["step"], g["train_loss"], label=label)
+        for c in check:
+            axes[1].plot(g["step"], g[c], label=label)
+    axes[0].set(xlabel="step", ylabel="training loss", title="training loss")
+    axes[1].set(xlabel="step", ylabel="CLL (check)", title=f"periodic {check[0] if check else 'check'}")
+    if chance is not None:
+        axes[1].axhline(chance, color="grey", ls=":", label="chance")
+    axes[1].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_metrics_vs_cll(results: pd.DataFrame, metrics: dict[str, str], baseline: dict | None = None):
+    """The paper's Figure 2: each ranking metric against test CLL, one point per run, with
+    Pearson and Spearman correlations; an optional baseline (BM25) as a horizontal line."""
+    from scipy import stats
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4), squeeze=False)
+    rows = []
+    for ax, (column, name) in zip(axes[0], metrics.items()):
+        x, y = results["cll_test"].astype(float), results[column].astype(float)
+        ax.scatter(x, y, s=25)
+        if len(x) >= 3:
+            pearson, spearman = stats.pearsonr(x, y)[0], stats.spearmanr(x, y)[0]
+        else:
+            pearson = spearman = float("nan")
+        rows.append({"metric": name, "pearson": pearson, "spearman": spearman, "runs": len(x)})
+        if baseline and column in baseline:
+            ax.axhline(baseline[column], color="grey", ls="--", label="BM25")
+            ax.legend()
+        ax.set(xlabel="test CLL (lower is better)", ylabel=name, title=f"{name}: Pearson {pearson:.3f}, Spearman {spearman:.3f}")
+    fig.tight_layout()
+    return fig, pd.DataFrame(rows)

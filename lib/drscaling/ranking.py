@@ -179,3 +179,12 @@ def bm25_run(
     indices, scores = retriever.retrieve(query_tokens, k=k, show_progress=False)
     indices = np.where(scores > 0, indices, -1)  # to_run skips negative indices
     return to_run(query_ids, passage_ids, scores, indices)
+
+
+def bm25_metrics(data, split: str = "test", k: int = 100, stopwords: str | None = "en", char_level: bool = False) -> dict:
+    """BM25 over the whole corpus of a prepared dataset (``ProcessedData``) for one split's
+    queries: the reference line for the dense models' ranking metrics."""
+    queries = data.queries(split)
+    run = bm25_run(data.corpus["text"].tolist(), data.corpus["pid"].tolist(), queries["text"].tolist(),
+                   queries["qid"].tolist(), k=k, stopwords=stopwords, char_level=char_level)
+    return ranking_metrics(run, data.qrels(split))

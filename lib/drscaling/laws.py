@@ -1,0 +1,915 @@
+"""The paper's three scaling laws, how they are fitted, and how much to trust a fit.
+
+N = non-embedding parameters, D = annotated (query, positive) pairs, L = test contrastive
+log-likelihood (CLL, "contrastive entropy" in the final version of the paper):
+
+- model size  ``L(N)    = (A/N)**alpha + delta``
+- data size   ``L(D)    = (B/D)**beta + delta``
+- joint       ``L(N, D) = ((A/N)**(alpha/beta) + B/D)**beta + delta``
+
+Fitting, in the style of Epoch AI's replication of Chinchilla's third approach:
+
+- **Log space, log parameters.** The residual of a point is ``log(prediction) - log(observed)``.
+  A and B are fitted as ``log_A``, ``log_B`` (reported as A, B), and the log of a prediction
+  is computed by a log-sum-exp form (:func:`log_model_size_law`, :func:`log_data_size_law`,
+  :func:`log_joint_law`), finite for any finite parameters, also where ``(A/N)**alpha``
+  overflows. ``delta`` is fitted as itself so that ``delta = 0`` (no floor) is reachable:
+  ``log(0) = -inf`` and ``logaddexp(x, -inf) = x``.
+- **Robust loss.** The objective is the sum of Huber losses of the residuals with a Huber
+  delta of 1e-3 in log space (``huber_delta``; ``loss="linear"`` gives plain least squares).
+  It is minimised by ``lmfit.minimize(method="least_squares")``, i.e. scipy's
+  trust-region-reflective solver with ``loss="huber", f_scale=huber_delta``, which minimises
+  exactly that objective (``0.5 r**2`` inside the delta, ``delta*(|r| - delta/2)`` outside).
+  Chosen over an explicit Huber objective under L-BFGS (what Chinchilla used) because this
+  solver keeps the bounds as they are (lmfit's scalar minimisers map bounded parameters
+  through a sine transform, which hides how close a parameter sits to its bound), uses the
+  analytic Jacobian given here, and stops on documented tolerance conditions that lmfit
+  reports as ``success`` and ``message``. Each start is first taken to the plain
+  least-squares optimum (scipy's ``least_squares``, same residuals, Jacobian and bounds):
+  far from the optimum every residual is in the Huber loss's linear part, where the solver
+  crawls (10x more evaluations); the Huber fit proper then starts from there.
+- **Bounds.** float64 throughout; ``0 < alpha, beta <= 10``; ``0 <= delta < min(observed L)``;
+  ``|log_A|, |log_B| <= 700`` (so A and B stay finite). A parameter ending on or near a bound
+  is named in ``bounds_hit`` and explained in ``warnings`` and ``status``.
+- **Several starts.** A grid of starting points (exponents x floor fractions, and for the
+  joint law how the reducible loss is shared between the N and D terms); ``log_A``/``log_B``
+  of each start are set so the start passes through the middle of the data. Every start is
+  recorded with its final objective and success flag (``starts``); the lowest objective wins
+  (``start``).
+
+Uncertainty: :func:`bootstrap` resamples the points (runs) with replacement and refits each
+resample (from the full fit's optimum plus two grid points), giving percentile intervals and
+the number of resamples that failed; :func:`with_intervals` or ``bootstrap=n`` puts them into
+the result. :func:`holdout_check` fits without some points and reports the relative error of
+the predictions for them (extrapolation to the largest N or D, or the paper's held-out (N, D)
+points of its joint-law figure).
+
+:func:`paper_reported` reads the values the paper reported (``configs/paper_reported.yaml``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings as _warnings
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import lmfit
+import numpy as np
+import scipy.optimize
+
+from . import paths
+
+__all__ = [
+    "LawFit",
+    "HoldoutCheck",
+    "BootstrapIntervals",
+    "fit_model_size_law",
+    "fit_data_size_law",
+    "fit_joint_law",
+    "fit_law",
+    "FIT_FUNCTIONS",
+    "bootstrap",
+    "with_intervals",
+    "holdout_check",
+    "holdout_largest",
+    "model_size_law",
+    "data_size_law",
+    "joint_law",
+    "log_model_size_law",
+    "log_data_size_law",
+    "log_joint_law",
+    "huber_objective",
+    "paper_reported",
+]
+
+HUBER_DELTA = 1e-3  # Huber delta in log space (Hoffmann et al. 2022; Besiroglu et al. 2024)
+EXPONENT_BOUNDS = (1e-6, 10.0)  # alpha, beta: > 0
+LOG_SCALE_BOUNDS = (-700.0, 700.0)  # log_A, log_B: A and B finite in float64
+DELTA_MARGIN = 1e-9  # delta <= min(L) * (1 - DELTA_MARGIN), i.e. strictly below the smallest loss
+BOUND_TOLERANCE = 1e-4  # a parameter within this fraction of its range of a bound "sits on" it
+TOLERANCE = 1e-10  # ftol, xtol, gtol of least_squares
+R2_WARN = 0.9  # a fit explaining less of the variance of log L gets a warning
+
+
+# --------------------------------------------------------------------------------------------
+# The laws: direct forms (for reading) and log-sum-exp forms (for fitting)
+# --------------------------------------------------------------------------------------------
+
+def model_size_law(n_params, A, alpha, delta):
+    """``(A/N)**alpha + delta``, computed directly (overflows for extreme parameters)."""
+    return (A / np.asarray(n_params, dtype=np.float64)) ** alpha + delta
+
+
+def data_size_law(n_train, B, beta, delta):
+    """``(B/D)**beta + delta``, computed directly."""
+    return (B / np.asarray(n_train, dtype=np.float64)) ** beta + delta
+
+
+def joint_law(n_params, n_train, A, B, alpha, beta, delta):
+    """``((A/N)**(alpha/beta) + B/D)**beta + delta``, computed directly."""
+    n = np.asarray(n_params, dtype=np.float64)
+    d = np.asarray(n_train, dtype=np.float64)
+    return ((A / n) ** (alpha / beta) + B / d) ** beta + delta
+
+
+def _log_delta(delta):
+    with np.errstate(divide="ignore"):
+        return np.log(np.asarray(delta, dtype=np.float64))
+
+
+def log_model_size_law(n_params, log_A, alpha, delta):
+    """``log L(N) = logaddexp(alpha * (log_A - log N), log delta)``: finite for finite inputs."""
+    u = alpha * (log_A - np.log(np.asarray(n_params, dtype=np.float64)))
+    return np.logaddexp(u, _log_delta(delta))
+
+
+def log_data_size_law(n_train, log_B, beta, delta):
+    """``log L(D) = logaddexp(beta * (log_B - log D), log delta)``."""
+    return log_model_size_law(n_train, log_B, beta, delta)
+
+
+def log_joint_law(n_params, n_train, log_A, log_B, alpha, beta, delta):
+    """``log L(N, D) = logaddexp(beta * logaddexp((alpha/beta)(log_A - log N), log_B - log D), log delta)``."""
+    p = (alpha / beta) * (log_A - np.log(np.asarray(n_params, dtype=np.float64)))
+    q = log_B - np.log(np.asarray(n_train, dtype=np.float64))
+    return np.logaddexp(beta * np.logaddexp(p, q), _log_delta(delta))
+
+
+def huber_objective(residuals, huber_delta: float | None = HUBER_DELTA) -> float:
+    """Sum of Huber losses (``huber_delta=None``: half the sum of squares), as minimised."""
+    r = np.abs(np.asarray(residuals, dtype=np.float64))
+    if huber_delta is None:
+        return float(0.5 * np.sum(r ** 2))
+    d = float(huber_delta)
+    return float(np.sum(np.where(r <= d, 0.5 * r ** 2, d * (r - 0.5 * d))))
+
+
+# --------------------------------------------------------------------------------------------
+# One description per law: inputs, parameters, log prediction, Jacobian, default starts
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Law:
+    name: str
+    inputs: tuple[str, ...]  # argument names of the fit function, without losses
+    internal: tuple[str, ...]  # lmfit parameter names
+    reported: tuple[str, ...]  # names in .params
+    logpred: Callable  # (X: tuple of arrays, **internal params) -> log L
+    jac: Callable  # (X, **internal) -> (n_points, len(internal))
+
+    @property
+    def n_params(self) -> int:
+        return len(self.internal)
+
+
+def _single_jac(X, log_S, e, delta):
+    (x,) = X
+    c = log_S - np.log(x)
+    u = e * c
+    logl = np.logaddexp(u, _log_delta(delta))
+    w = np.exp(u - logl)
+    return np.column_stack([w * e, w * c, np.exp(-logl)])
+
+
+def _joint_jac(X, log_A, log_B, alpha, beta, delta):
+    n, d = X
+    c = log_A - np.log(n)
+    p = (alpha / beta) * c
+    q = log_B - np.log(d)
+    v = np.logaddexp(p, q)
+    logl = np.logaddexp(beta * v, _log_delta(delta))
+    w = np.exp(beta * v - logl)  # share of the reducible term in L
+    r = np.exp(p - v)  # share of the N term inside the bracket
+    return np.column_stack([
+        w * alpha * r,  # d/dlog_A
+        w * beta * (1.0 - r),  # d/dlog_B
+        w * r * c,  # d/dalpha
+        w * (v - r * p),  # d/dbeta
+        np.exp(-logl),  # d/ddelta
+    ])
+
+
+_LAWS = {
+    "model_size": _Law(
+        "model_size", ("n_params",), ("log_A", "alpha", "delta"), ("A", "alpha", "delta"),
+        lambda X, log_A, alpha, delta: log_model_size_law(X[0], log_A, alpha, delta),
+        lambda X, log_A, alpha, delta: _single_jac(X, log_A, alpha, delta),
+    ),
+    "data_size": _Law(
+        "data_size", ("n_train",), ("log_B", "beta", "delta"), ("B", "beta", "delta"),
+        lambda X, log_B, beta, delta: log_data_size_law(X[0], log_B, beta, delta),
+        lambda X, log_B, beta, delta: _single_jac(X, log_B, beta, delta),
+    ),
+    "joint": _Law(
+        "joint", ("n_params", "n_train"), ("log_A", "log_B", "alpha", "beta", "delta"),
+        ("A", "B", "alpha", "beta", "delta"),
+        lambda X, log_A, log_B, alpha, beta, delta: log_joint_law(X[0], X[1], log_A, log_B, alpha, beta, delta),
+        _joint_jac,
+    ),
+}
+
+# Default grid of starting points.
+_SINGLE_EXPONENTS = (0.1, 0.25, 0.5, 1.0, 2.0)
+_DELTA_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 0.95)  # of min(observed L)
+_JOINT_ALPHAS = (0.25, 0.6, 1.5)
+_JOINT_BETAS = (0.3, 0.7, 1.5)
+_JOINT_DELTA_FRACTIONS = (0.0, 0.5, 0.9)
+_JOINT_SHARES = (0.25, 0.75)  # share of the N term in the bracket at the middle of the data
+
+
+def _to_internal(law: _Law, rep: dict) -> dict:
+    out = {}
+    for k, v in rep.items():
+        if k in ("A", "B"):
+            out["log_" + k] = math.log(v) if v > 0 else -math.inf
+        else:
+            out[k] = float(v)
+    return out
+
+
+def _to_reported(law: _Law, internal: dict) -> dict:
+    out = {}
+    for name, rep in zip(law.internal, law.reported):
+        v = float(internal[name])
+        out[rep] = math.exp(v) if name.startswith("log_") else v
+    return out
+
+
+def _complete_start(law: _Law, X, y, given: dict) -> dict:
+    """A full internal start from a partial reported one, scales set through the data's middle.
+
+    Missing exponents default to 0.5 (alpha, beta), a missing delta to half the smallest
+    loss, a missing A (B) so that the law passes through the geometric middle of the points.
+    """
+    unknown = set(given) - set(law.reported)
+    if unknown:
+        raise ValueError(f"starts: unknown parameter(s) {sorted(unknown)} for the {law.name} law; "
+                         f"expected some of {list(law.reported)}")
+    s = _to_internal(law, given)
+    l_min = float(np.min(y))
+    delta = min(max(s.get("delta", 0.5 * l_min), 0.0), l_min * (1 - 1e-3))
+    s["delta"] = delta
+    l_mid = float(np.exp(np.mean(np.log(y))))
+    reducible = max(l_mid - delta, 1e-3 * l_mid)
+    if law.name == "joint":
+        alpha = s.setdefault("alpha", 0.5)
+        beta = s.setdefault("beta", 0.5)
+        share = 0.5
+        total = math.log(reducible) / beta  # log of the bracket at the middle
+        n_mid = float(np.mean(np.log(X[0])))
+        d_mid = float(np.mean(np.log(X[1])))
+        if "log_A" not in s:
+            s["log_A"] = n_mid + (beta / alpha) * (total + math.log(share))
+        if "log_B" not in s:
+            s["log_B"] = d_mid + total + math.log(1 - share)
+    else:
+        e_name, s_name = law.internal[1], law.internal[0]
+        e = s.setdefault(e_name, 0.5)
+        if s_name not in s:
+            s[s_name] = float(np.mean(np.log(X[0]))) + math.log(reducible) / e
+    return s
+
+
+def _default_starts(law: _Law, X, y) -> list[dict]:
+    l_min = float(np.min(y))
+    starts = []
+    if law.name == "joint":
+        l_mid = float(np.exp(np.mean(np.log(y))))
+        n_mid = float(np.mean(np.log(X[0])))
+        d_mid = float(np.mean(np.log(X[1])))
+        for alpha in _JOINT_ALPHAS:
+            for beta in _JOINT_BETAS:
+                for frac in _JOINT_DELTA_FRACTIONS:
+                    for share in _JOINT_SHARES:
+                        delta = frac * l_min
+                        total = math.log(l_mid - delta) / beta
+                        starts.append({
+                            "log_A": n_mid + (beta / alpha) * (total + math.log(share)),
+                            "log_B": d_mid + total + math.log(1 - share),
+                            "alpha": alpha, "beta": beta, "delta": delta,
+                        })
+    else:
+        for e in _SINGLE_EXPONENTS:
+            for frac in _DELTA_FRACTIONS:
+                starts.append(_complete_start(law, X, y, {law.reported[1]: e, "delta": frac * l_min}))
+    return starts
+
+
+def _refit_starts(law: _Law, X, y, best_reported: dict) -> list[dict]:
+    """Starts for bootstrap refits: the full fit's optimum and two points of the grid."""
+    l_min = float(np.min(y))
+    if law.name == "joint":
+        others = [{"alpha": 0.6, "beta": 0.7, "delta": 0.5 * l_min}, {"alpha": 0.25, "beta": 1.5, "delta": 0.0}]
+    else:
+        e = law.reported[1]
+        others = [{e: 0.5, "delta": 0.5 * l_min}, {e: 1.0, "delta": 0.0}]
+    return [_complete_start(law, X, y, dict(best_reported))] + [_complete_start(law, X, y, o) for o in others]
+
+
+def _bounds(law: _Law, y, exponent_bounds) -> dict:
+    l_min = float(np.min(y))
+    b = {}
+    for name in law.internal:
+        if name.startswith("log_"):
+            b[name] = LOG_SCALE_BOUNDS
+        elif name == "delta":
+            b[name] = (0.0, l_min * (1.0 - DELTA_MARGIN))
+        else:
+            b[name] = tuple(float(v) for v in exponent_bounds)
+    return b
+
+
+# --------------------------------------------------------------------------------------------
+# Input checks
+# --------------------------------------------------------------------------------------------
+
+_MEANING = {"n_params": "model sizes (non-embedding parameters)", "n_train": "data sizes (annotated pairs)",
+            "losses": "test losses (contrastive log-likelihood)"}
+
+
+def _as_points(law: _Law, arrays: Sequence, names: Sequence[str]) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    out = []
+    for name, a in zip(names, arrays):
+        try:
+            arr = np.asarray(a, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{name}: expected a 1-D sequence of numbers ({_MEANING[name]}); {e}") from None
+        if arr.ndim != 1:
+            raise ValueError(f"{name}: expected a 1-D sequence of numbers ({_MEANING[name]}), got shape {arr.shape}")
+        out.append(arr)
+    n = len(out[0])
+    for name, arr in zip(names[1:], out[1:]):
+        if len(arr) != n:
+            raise ValueError(f"{name}: has {len(arr)} values but {names[0]} has {n}; "
+                             f"every argument needs one value per point")
+    for name, arr in zip(names, out):
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"{name}[{i}] is {arr[i]}; expected finite positive {_MEANING[name]} "
+                             f"({bad.size} non-finite value(s) in all)")
+        bad = np.flatnonzero(arr <= 0)
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"{name}[{i}] = {arr[i]:g}; expected {_MEANING[name]} > 0 "
+                             f"({bad.size} non-positive value(s) in all)")
+    need = law.n_params + 1
+    if n < need:
+        raise ValueError(f"{names[-1]}: {n} point(s) given; the {law.name} law has {law.n_params} parameters "
+                         f"and needs at least {need} points")
+    distinct = len({tuple(row) for row in np.column_stack(out[:-1])})
+    if distinct < law.n_params:
+        what = " and ".join(names[:-1])
+        raise ValueError(f"{what}: only {distinct} distinct value(s); the {law.name} law needs at least "
+                         f"{law.n_params} distinct {'(N, D) pairs' if law.name == 'joint' else 'values'} "
+                         f"to determine its {law.n_params} parameters")
+    if law.name == "joint":
+        for name, arr in zip(names[:2], out[:2]):
+            if len(np.unique(arr)) < 2:
+                raise ValueError(f"{name}: all points have the same value {arr[0]:g}; the joint law needs "
+                                 f"at least 2 distinct values of each of n_params and n_train")
+    return tuple(out[:-1]), out[-1]
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------
+
+def _jsonable(v):
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return [_jsonable(x) for x in v.tolist()]
+    if isinstance(v, (np.bool_, bool)):
+        return bool(v)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    return v
+
+
+@dataclass(frozen=True)
+class LawFit:
+    """One fitted law. ``params`` in the paper's names; everything else says how it went.
+
+    ``status`` is a sentence (converged or not, lmfit's message, bound hits); ``warnings``
+    lists everything a reader should know before trusting the numbers (empty: nothing).
+    """
+
+    law: str
+    params: dict
+    r2: float  # coefficient of determination of log L over the points (nan if all losses are equal)
+    success: bool  # lmfit's success flag of the winning start
+    message: str  # lmfit's message of the winning start
+    status: str
+    objective: float  # Huber objective (or half the sum of squares) at the optimum
+    start: dict  # the starting point that won (reported names)
+    starts: list  # every start: {start, params, objective, success, message, nfev}
+    bounds_hit: list  # names of parameters on or near a bound
+    bounds: dict  # reported name -> (low, high)
+    points: dict  # input name -> values, and "losses"
+    warnings: list
+    options: dict  # huber_delta, loss, exponent_bounds
+    intervals: dict | None = None  # parameter -> (low, high), from bootstrap
+    bootstrap: dict | None = None  # level, n_resamples, n_failed, n_used, seed, failures
+
+    @property
+    def n_points(self) -> int:
+        return len(self.points["losses"])
+
+    def _internal(self) -> dict:
+        return _to_internal(_LAWS[self.law], self.params)
+
+    def log_predict(self, *inputs):
+        law = _LAWS[self.law]
+        if len(inputs) != len(law.inputs):
+            raise ValueError(f"predict: the {self.law} law takes {len(law.inputs)} argument(s) "
+                             f"({', '.join(law.inputs)}), got {len(inputs)}")
+        X = tuple(np.asarray(x, dtype=np.float64) for x in inputs)
+        return law.logpred(X, **self._internal())
+
+    def predict(self, *inputs):
+        """The law's L at the given inputs (same order as the fit function, without losses)."""
+        out = np.exp(self.log_predict(*inputs))
+        return float(out) if np.ndim(out) == 0 else out
+
+    def residuals(self) -> np.ndarray:
+        """log(prediction) - log(observed) at the fitted points."""
+        law = _LAWS[self.law]
+        return self.log_predict(*(self.points[k] for k in law.inputs)) - np.log(self.points["losses"])
+
+    def to_dict(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["n_points"] = self.n_points
+        return _jsonable(d)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LawFit":
+        """Rebuild a fit written by :meth:`to_dict` (e.g. from ``fits.json``)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        kw["points"] = {k: np.asarray(v, dtype=np.float64) for k, v in d["points"].items()}
+        if kw.get("intervals") is not None:
+            kw["intervals"] = {k: tuple(v) for k, v in kw["intervals"].items()}
+        kw["bounds"] = {k: tuple(v) for k, v in kw["bounds"].items()}
+        if kw.get("r2") is None:
+            kw["r2"] = math.nan
+        return cls(**kw)
+
+    def __repr__(self) -> str:
+        p = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+        return f"LawFit({self.law}: {p}; R2={self.r2:.4f}; {self.n_points} points; {self.status})"
+
+    def __str__(self) -> str:
+        return "\n".join([repr(self)] + [f"  warning: {w}" for w in self.warnings])
+
+
+class BootstrapIntervals(dict):
+    """``parameter -> (low, high)``, plus how the intervals were made.
+
+    Attributes: ``level``, ``n_resamples``, ``n_failed`` (resamples that could not be fitted
+    or did not converge; left out), ``n_used``, ``seed``, ``failures`` (reason -> count),
+    ``samples`` (parameter -> array of the refitted values).
+    """
+
+    def __init__(self, intervals, *, level, n_resamples, n_failed, seed, failures, samples):
+        super().__init__(intervals)
+        self.level = level
+        self.n_resamples = n_resamples
+        self.n_failed = n_failed
+        self.n_used = n_resamples - n_failed
+        self.seed = seed
+        self.failures = failures
+        self.samples = samples
+
+    def info(self) -> dict:
+        return {"level": self.level, "n_resamples": self.n_resamples, "n_failed": self.n_failed,
+                "n_used": self.n_used, "seed": self.seed, "failures": dict(self.failures)}
+
+
+@dataclass(frozen=True)
+class HoldoutCheck:
+    """A fit without the held-out points and how well it predicts them."""
+
+    fit: LawFit
+    holdout_mask: np.ndarray
+    inputs: dict  # input name -> held-out values
+    observed: np.ndarray
+    predicted: np.ndarray
+    relative_error: np.ndarray  # predicted / observed - 1
+
+    @property
+    def max_abs_relative_error(self) -> float:
+        return float(np.max(np.abs(self.relative_error)))
+
+    @property
+    def mean_abs_relative_error(self) -> float:
+        return float(np.mean(np.abs(self.relative_error)))
+
+    def to_dict(self) -> dict:
+        return _jsonable({
+            "fit": self.fit.to_dict(), "holdout_mask": self.holdout_mask, "inputs": self.inputs,
+            "observed": self.observed, "predicted": self.predicted, "relative_error": self.relative_error,
+            "max_abs_relative_error": self.max_abs_relative_error,
+            "mean_abs_relative_error": self.mean_abs_relative_error,
+        })
+
+
+# --------------------------------------------------------------------------------------------
+# Fitting
+# --------------------------------------------------------------------------------------------
+
+def _fit_one(law: _Law, X, logy, start: dict, bounds: dict, huber_delta, max_nfev) -> dict:
+    """Fit from one start: a plain least-squares warm-up, then ``lmfit.minimize``.
+
+    The warm-up (scipy's ``least_squares`` on the same residuals, Jacobian and bounds, no
+    robust loss) takes a few Gauss-Newton steps even from far away, where every residual is
+    in the Huber loss's slow linear part. The fit proper, ``lmfit.minimize(method=
+    "least_squares", loss="huber")`` from the warm-up's optimum, gives the reported values,
+    success flag and message.
+    """
+    names = law.internal
+    lo = np.array([bounds[k][0] for k in names])
+    hi = np.array([bounds[k][1] for k in names])
+    eps = np.where(np.isfinite(hi - lo), 1e-9 * (hi - lo), 0.0)
+    x0 = np.clip(np.array([float(start[k]) for k in names]), lo + eps, hi - eps)
+
+    def fun(x):
+        return law.logpred(X, *x) - logy
+
+    def jac(x):
+        return law.jac(X, *x)
+
+    def residual(p, X, logy):
+        return law.logpred(X, **p.valuesdict()) - logy
+
+    def jacobian(p, X, logy):
+        return law.jac(X, **p.valuesdict())
+
+    tol = dict(ftol=TOLERANCE, xtol=TOLERANCE, gtol=TOLERANCE)
+    nfev = 0
+    try:
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            warm = scipy.optimize.least_squares(fun, x0, jac=jac, bounds=(lo, hi), x_scale="jac",
+                                                max_nfev=max_nfev, **tol)
+            nfev += int(warm.nfev)
+            params = lmfit.Parameters()
+            for k, v, a, b in zip(names, warm.x, lo, hi):
+                params.add(k, value=float(v), min=float(a), max=float(b))
+            kws = {} if huber_delta is None else {"loss": "huber", "f_scale": float(huber_delta)}
+            res = lmfit.minimize(residual, params, method="least_squares", args=(X, logy), Dfun=jacobian,
+                                 x_scale="jac", max_nfev=max_nfev, **tol, **kws)
+            nfev += int(getattr(res, "nfev", 0))
+    except Exception as e:  # a start that cannot be evaluated is recorded, not fatal
+        return {"values": None, "objective": math.inf, "success": False,
+                "message": f"{type(e).__name__}: {e}", "nfev": nfev}
+    values = {k: float(res.params[k].value) for k in names}
+    r = law.logpred(X, **values) - logy
+    obj = huber_objective(r, huber_delta) if np.all(np.isfinite(r)) else math.inf
+    return {"values": values, "objective": obj, "success": bool(res.success),
+            "message": str(getattr(res, "message", "")), "nfev": nfev}
+
+
+def _near_bounds(law: _Law, values: dict, bounds: dict) -> list[tuple[str, str, float]]:
+    hits = []
+    for name, rep in zip(law.internal, law.reported):
+        lo, hi = bounds[name]
+        tol = BOUND_TOLERANCE * (hi - lo)
+        v = values[name]
+        if v <= lo + tol:
+            hits.append((rep, "lower", lo))
+        elif v >= hi - tol:
+            hits.append((rep, "upper", hi))
+    return hits
+
+
+def _bound_warning(law: _Law, rep: str, side: str, bound: float) -> str:
+    if rep == "delta" and side == "lower":
+        return ("delta sits on its lower bound 0: the points show no irreducible loss floor within this "
+                "range, and the exponent and scale absorb it; compare with a fit on a wider range")
+    if rep == "delta":
+        return (f"delta sits on its upper bound {bound:.6g} (just below the smallest observed loss): the "
+                f"fit puts the floor at the best point, so the reducible part and its exponent are "
+                f"poorly determined")
+    if rep in ("A", "B"):
+        return (f"{rep} sits on its {side} bound exp({bound:g}): the scale ran off, so the fit is degenerate "
+                f"(typically an exponent near 0)")
+    return (f"{rep} sits on its {side} bound {bound:g}: the exponent is not determined by these points "
+            f"(too few sizes, too narrow a range, or no visible trend)")
+
+
+def _fit(law: _Law, arrays, names, *, huber_delta=HUBER_DELTA, loss="huber", starts=None,
+         exponent_bounds=EXPONENT_BOUNDS, max_nfev=None, bootstrap=0, seed=0, level=0.95) -> LawFit:
+    X, y = _as_points(law, arrays, names)
+    if loss not in ("huber", "linear"):
+        raise ValueError(f"loss: expected 'huber' or 'linear', got {loss!r}")
+    if loss == "huber":
+        if not (isinstance(huber_delta, (int, float)) and huber_delta > 0 and math.isfinite(huber_delta)):
+            raise ValueError(f"huber_delta: expected a positive number (log-space residual scale), got {huber_delta!r}")
+        hd = float(huber_delta)
+    else:
+        hd = None
+    lo, hi = (float(v) for v in exponent_bounds)
+    if not (0 < lo < hi):
+        raise ValueError(f"exponent_bounds: expected (low, high) with 0 < low < high, got {exponent_bounds!r}")
+    logy = np.log(y)
+    bounds = _bounds(law, y, (lo, hi))
+    if starts is None:
+        start_list = _default_starts(law, X, y)
+    else:
+        if isinstance(starts, dict) or not len(starts):
+            raise ValueError("starts: expected a non-empty list of dicts of starting values, e.g. "
+                             f"[{{{', '.join(repr(k) + ': ...' for k in law.reported)}}}]")
+        start_list = [_complete_start(law, X, y, dict(s)) for s in starts]
+
+    records = []
+    for s in start_list:
+        out = _fit_one(law, X, logy, s, bounds, hd, max_nfev)
+        records.append((s, out))
+    finite = [i for i, (_, o) in enumerate(records) if o["values"] is not None and math.isfinite(o["objective"])]
+    if not finite:
+        msgs = sorted({o["message"] for _, o in records})
+        raise RuntimeError(f"{law.name} law: no start could be fitted ({len(records)} tried): {'; '.join(msgs)}")
+    best_i = min(finite, key=lambda i: records[i][1]["objective"])
+    best_start, best = records[best_i]
+    values = best["values"]
+    params = _to_reported(law, values)
+
+    r = law.logpred(X, **values) - logy
+    ss_res = float(np.sum(r ** 2))
+    ss_tot = float(np.sum((logy - logy.mean()) ** 2))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else math.nan
+
+    warns = []
+    if not best["success"]:
+        warns.append(f"the best start did not converge: {best['message']}")
+    if ss_tot == 0:
+        warns.append("all losses are equal: there is no trend to fit and R2 is undefined")
+    elif r2 < R2_WARN:
+        warns.append(f"R2 of log L is {r2:.3f}: the {law.name} law does not describe these points well")
+    hits = _near_bounds(law, values, bounds)
+    for rep, side, bound in hits:
+        warns.append(_bound_warning(law, rep, side, bound))
+    # Another start with (nearly) the same objective but different parameters: ill-determined.
+    scale = max(best["objective"], 1e-12 * len(y))
+    rivals = []
+    for i in finite:
+        o = records[i][1]
+        if i == best_i or o["objective"] > best["objective"] + 1e-6 * scale + 1e-15:
+            continue
+        other = _to_reported(law, o["values"])
+        diff = [k for k in law.reported
+                if abs(other[k] - params[k]) > 0.05 * max(abs(params[k]), 1e-3 * max(float(np.min(y)), 1e-12))]
+        if diff:
+            rivals.append(diff)
+    if rivals:
+        warns.append(f"{len(rivals)} other start(s) reached the same objective with different "
+                     f"{', '.join(sorted({k for d in rivals for k in d}))}: the parameters are not "
+                     f"determined well by these points")
+    n_ok = sum(1 for _, o in records if o["success"])
+    status = (f"{'converged' if best['success'] else 'did NOT converge'} "
+              f"(lmfit success={best['success']}: {best['message'].rstrip('.')}); best of {len(records)} "
+              f"start(s), {n_ok} of which converged; "
+              + (f"on a bound: {', '.join(h[0] for h in hits)}." if hits else "no parameter on a bound."))
+
+    fit = LawFit(
+        law=law.name, params=params, r2=r2, success=best["success"], message=best["message"], status=status,
+        objective=best["objective"], start=_to_reported(law, best_start),
+        starts=[{"start": _to_reported(law, s),
+                 "params": None if o["values"] is None else _to_reported(law, o["values"]),
+                 "objective": o["objective"], "success": o["success"], "message": o["message"], "nfev": o["nfev"]}
+                for s, o in records],
+        bounds_hit=[h[0] for h in hits],
+        bounds={rep: (math.exp(bounds[n][0]), math.exp(bounds[n][1])) if n.startswith("log_") else bounds[n]
+                for n, rep in zip(law.internal, law.reported)},
+        points={**{k: x for k, x in zip(law.inputs, X)}, "losses": y},
+        warnings=warns,
+        options={"huber_delta": hd, "loss": loss, "exponent_bounds": (lo, hi), "max_nfev": max_nfev},
+    )
+    if bootstrap:
+        fit = with_intervals(fit, n_resamples=int(bootstrap), seed=seed, level=level)
+    return fit
+
+
+def fit_model_size_law(n_params, losses, **opts) -> LawFit:
+    """Fit ``L(N) = (A/N)**alpha + delta``; params A, alpha, delta.
+
+    Options: ``huber_delta`` (1e-3), ``loss`` ("huber" | "linear"), ``starts`` (list of dicts
+    of starting values in reported names; missing ones are filled in), ``exponent_bounds``
+    ((1e-6, 10)), ``max_nfev``, ``bootstrap`` (number of resamples; 0: none), ``seed``, ``level``.
+    """
+    return _fit(_LAWS["model_size"], (n_params, losses), ("n_params", "losses"), **opts)
+
+
+def fit_data_size_law(n_train, losses, **opts) -> LawFit:
+    """Fit ``L(D) = (B/D)**beta + delta``; params B, beta, delta. Options as :func:`fit_model_size_law`."""
+    return _fit(_LAWS["data_size"], (n_train, losses), ("n_train", "losses"), **opts)
+
+
+def fit_joint_law(n_params, n_train, losses, **opts) -> LawFit:
+    """Fit ``L(N, D) = ((A/N)**(alpha/beta) + B/D)**beta + delta``; params A, B, alpha, beta, delta.
+
+    Options as :func:`fit_model_size_law`.
+    """
+    return _fit(_LAWS["joint"], (n_params, n_train, losses), ("n_params", "n_train", "losses"), **opts)
+
+
+FIT_FUNCTIONS = {"model_size": fit_model_size_law, "data_size": fit_data_size_law, "joint": fit_joint_law}
+_LAW_OF_FN = {fn: name for name, fn in FIT_FUNCTIONS.items()}
+
+
+def fit_law(law: str, *arrays, **opts) -> LawFit:
+    """``fit_law("model_size", n_params, losses)`` etc.: the fit function by the law's name."""
+    if law not in FIT_FUNCTIONS:
+        raise ValueError(f"law: expected one of {list(FIT_FUNCTIONS)}, got {law!r}")
+    return FIT_FUNCTIONS[law](*arrays, **opts)
+
+
+# --------------------------------------------------------------------------------------------
+# Bootstrap and extrapolation
+# --------------------------------------------------------------------------------------------
+
+def _law_of(fit_fn) -> _Law:
+    if fit_fn in _LAW_OF_FN:
+        return _LAWS[_LAW_OF_FN[fit_fn]]
+    if isinstance(fit_fn, str) and fit_fn in _LAWS:
+        return _LAWS[fit_fn]
+    raise ValueError(f"fit_fn: expected one of fit_model_size_law, fit_data_size_law, fit_joint_law "
+                     f"(or a law name {list(_LAWS)}), got {fit_fn!r}")
+
+
+def bootstrap(fit_fn, *arrays, n_resamples: int = 1000, seed: int = 0, level: float = 0.95,
+              full_fit: LawFit | None = None, **fit_opts) -> BootstrapIntervals:
+    """Percentile intervals (``level``, 95%) of each parameter by resampling the points.
+
+    Each of ``n_resamples`` resamples draws as many points as there are, with replacement,
+    and refits from the full fit's optimum and two grid points (``full_fit``: reuse a fit
+    of the same points). A resample that cannot be fitted (too few distinct points) or whose
+    fit did not converge is counted in ``n_failed`` and left out. Deterministic for a seed.
+    """
+    law = _law_of(fit_fn)
+    fn = FIT_FUNCTIONS[law.name]
+    names = law.inputs + ("losses",)
+    if len(arrays) != len(names):
+        raise ValueError(f"bootstrap: the {law.name} law takes {len(names)} arrays ({', '.join(names)}), "
+                         f"got {len(arrays)}")
+    if not (isinstance(n_resamples, (int, np.integer)) and n_resamples >= 1):
+        raise ValueError(f"n_resamples: expected a positive integer, got {n_resamples!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level: expected a number between 0 and 1, got {level!r}")
+    X, y = _as_points(law, arrays, names)
+    fit_opts.pop("bootstrap", None)
+    starts = fit_opts.pop("starts", None)  # for the full fit only
+    if full_fit is None:
+        full_fit = fn(*X, y, starts=starts, **fit_opts)
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    samples = {k: [] for k in law.reported}
+    failures: dict[str, int] = {}
+    for _ in range(int(n_resamples)):
+        idx = rng.integers(0, n, n)
+        Xb = tuple(x[idx] for x in X)
+        yb = y[idx]
+        try:
+            starts = [_to_reported(law, s) for s in _refit_starts(law, Xb, yb, full_fit.params)]
+            fb = fn(*Xb, yb, starts=starts, **fit_opts)
+        except ValueError as e:
+            reason = str(e).split(":", 1)[-1].strip().split(";")[0]
+            failures[f"not fittable: {reason}"] = failures.get(f"not fittable: {reason}", 0) + 1
+            continue
+        except RuntimeError as e:
+            failures[f"fit failed: {e}"] = failures.get(f"fit failed: {e}", 0) + 1
+            continue
+        if not fb.success:
+            key = f"did not converge: {fb.message}"
+            failures[key] = failures.get(key, 0) + 1
+            continue
+        for k in law.reported:
+            samples[k].append(fb.params[k])
+    arrs = {k: np.asarray(v, dtype=np.float64) for k, v in samples.items()}
+    n_failed = sum(failures.values())
+    q = (1 - level) / 2
+    intervals = {}
+    for k, v in arrs.items():
+        intervals[k] = (float(np.quantile(v, q)), float(np.quantile(v, 1 - q))) if v.size else (math.nan, math.nan)
+    if n_failed:
+        _warnings.warn(f"bootstrap of the {law.name} law: {n_failed} of {n_resamples} resamples failed "
+                       f"and were left out", RuntimeWarning, stacklevel=2)
+    return BootstrapIntervals(intervals, level=level, n_resamples=int(n_resamples), n_failed=n_failed,
+                              seed=seed, failures=failures, samples=arrs)
+
+
+def with_intervals(fit: LawFit, n_resamples: int = 1000, seed: int = 0, level: float = 0.95) -> LawFit:
+    """A copy of ``fit`` with bootstrap ``intervals`` (and ``bootstrap`` info) over its own points."""
+    law = _LAWS[fit.law]
+    arrays = [fit.points[k] for k in law.inputs] + [fit.points["losses"]]
+    opts = {"huber_delta": fit.options["huber_delta"] if fit.options["loss"] == "huber" else HUBER_DELTA,
+            "loss": fit.options["loss"], "exponent_bounds": tuple(fit.options["exponent_bounds"]),
+            "max_nfev": fit.options.get("max_nfev")}
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", RuntimeWarning)
+        b = bootstrap(FIT_FUNCTIONS[fit.law], *arrays, n_resamples=n_resamples, seed=seed, level=level,
+                      full_fit=fit, **opts)
+    warns = list(fit.warnings)
+    if b.n_failed:
+        warns.append(f"bootstrap: {b.n_failed} of {b.n_resamples} resamples failed and were left out "
+                     f"({'; '.join(f'{k} x{v}' for k, v in b.failures.items())})")
+    if b.n_used < 0.9 * b.n_resamples:
+        warns.append(f"bootstrap: only {b.n_used} of {b.n_resamples} resamples were usable; the intervals "
+                     f"are unreliable")
+    return dataclasses.replace(fit, intervals=dict(b), bootstrap=b.info(), warnings=warns)
+
+
+def holdout_largest(values) -> np.ndarray:
+    """Mask of the points at the largest value of ``values`` (e.g. the largest N or D)."""
+    v = np.asarray(values, dtype=np.float64)
+    return v == np.max(v)
+
+
+def holdout_check(fit_fn, *args, holdout_mask=None, **fit_opts) -> HoldoutCheck:
+    """Fit on the points not held out and predict the held-out ones.
+
+    ``holdout_check(fit_model_size_law, n_params, losses, mask)`` (the mask last, or as
+    ``holdout_mask=``): a boolean array, True for the points to hold out. Returns the fit,
+    the held-out inputs, observed and predicted losses and the relative errors
+    ``predicted / observed - 1``.
+    """
+    law = _law_of(fit_fn)
+    names = law.inputs + ("losses",)
+    if holdout_mask is None:
+        if len(args) != len(names) + 1:
+            raise ValueError(f"holdout_check: expected {', '.join(names)} and holdout_mask "
+                             f"({len(names) + 1} arrays), got {len(args)}")
+        *arrays, holdout_mask = args
+    else:
+        arrays = list(args)
+        if len(arrays) != len(names):
+            raise ValueError(f"holdout_check: expected {', '.join(names)} ({len(names)} arrays), got {len(arrays)}")
+    n = len(np.asarray(arrays[-1]))
+    mask = np.asarray(holdout_mask)
+    if mask.dtype != bool:
+        raise ValueError(f"holdout_mask: expected a boolean array (True = hold out), got dtype {mask.dtype}")
+    if mask.shape != (n,):
+        raise ValueError(f"holdout_mask: expected {n} values (one per point), got shape {mask.shape}")
+    if not mask.any():
+        raise ValueError("holdout_mask: no point is held out; set True for the points to predict")
+    if mask.all():
+        raise ValueError("holdout_mask: every point is held out; nothing is left to fit")
+    X, y = _as_points(law, arrays, names)
+    fit = FIT_FUNCTIONS[law.name](*(x[~mask] for x in X), y[~mask], **fit_opts)
+    held = tuple(x[mask] for x in X)
+    predicted = np.exp(fit.log_predict(*held))
+    observed = y[mask]
+    return HoldoutCheck(fit=fit, holdout_mask=mask, inputs={k: v for k, v in zip(law.inputs, held)},
+                        observed=observed, predicted=predicted, relative_error=predicted / observed - 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# What the paper reported
+# --------------------------------------------------------------------------------------------
+
+PAPER_DATASETS = ("msmarco", "t2ranking")
+PAPER_LAWS = ("model_size", "data_size", "joint")
+PAPER_VERSIONS = ("v1", "v2")
+_PAPER_PARAMS = {"model_size": ("A", "alpha", "delta"), "data_size": ("B", "beta", "delta"),
+                 "joint": ("A", "B", "alpha", "beta", "delta")}
+
+
+def paper_reported(path=None) -> dict:
+    """The values the paper reported, ``configs/paper_reported.yaml``, checked.
+
+    ``{dataset: {law: {version: {A/B, alpha/beta, delta, r2, source, [secondary]}}}}``.
+    ``None`` where a value was not found in the sources available when the file was written;
+    a ``secondary`` block holds values found only in a third-party summary, with its source.
+    """
+    import yaml
+
+    p = paths.CONFIGS / "paper_reported.yaml" if path is None else paths.resolve(path)
+    doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    if not isinstance(doc, dict):
+        raise ValueError(f"{p}: expected a mapping at the top")
+    for ds in PAPER_DATASETS:
+        if ds not in doc:
+            raise ValueError(f"{p}: missing dataset {ds!r}")
+        for law in PAPER_LAWS:
+            for ver in PAPER_VERSIONS:
+                try:
+                    entry = doc[ds][law][ver]
+                except (KeyError, TypeError):
+                    raise ValueError(f"{p}: missing {ds}.{law}.{ver}") from None
+                if not isinstance(entry.get("source"), str) or not entry["source"].strip():
+                    raise ValueError(f"{p}: {ds}.{law}.{ver}: every entry needs a source string")
+                blocks = [("", entry)] + ([(".secondary", entry["secondary"])] if "secondary" in entry else [])
+                for where, block in blocks:
+                    for k in _PAPER_PARAMS[law] + ("r2",):
+                        v = block.get(k)
+                        if v is not None and not isinstance(v, (int, float)):
+                            raise ValueError(f"{p}: {ds}.{law}.{ver}{where}.{k}: expected a number or null, "
+                                             f"got {v!r} (write exponents as 3.22e+4: YAML reads 3.22e4 as text)")
+    return doc

@@ -1,0 +1,336 @@
+"""The fitting library: it must recover laws whose truth is known, and say when it cannot."""
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from drscaling import laws
+from drscaling.laws import (
+    bootstrap,
+    fit_data_size_law,
+    fit_joint_law,
+    fit_model_size_law,
+    holdout_check,
+    holdout_largest,
+    with_intervals,
+)
+
+N8 = np.logspace(math.log10(3e4), 8, 8)  # model sizes: 3e4 .. 1e8, log-spaced
+D8 = np.logspace(3, 6, 8)  # data sizes: 1e3 .. 1e6
+GRID_N, GRID_D = (a.ravel() for a in np.meshgrid(np.logspace(math.log10(3e4), 8, 5), np.logspace(3, 6, 5)))
+
+MODEL_TRUTHS = [dict(A=3.22e4, alpha=0.53, delta=0.04),  # the paper's MS MARCO fit (v2)
+                dict(A=1e6, alpha=0.5, delta=1.0),
+                dict(A=3e5, alpha=0.35, delta=0.3)]
+DATA_TRUTHS = [dict(B=3.49e3, beta=1.05, delta=0.05), dict(B=1e5, beta=0.5, delta=0.5)]
+JOINT_TRUTHS = [dict(A=3.6e4, B=7.1e3, alpha=0.56, beta=1.31, delta=0.03),
+                dict(A=1e5, B=3e3, alpha=0.5, beta=0.8, delta=0.3)]
+
+
+def assert_close(params, truth, rtol):
+    for k, v in truth.items():
+        assert params[k] == pytest.approx(v, rel=rtol), f"{k}: fitted {params[k]:.6g}, true {v:.6g}"
+
+
+def noisy(losses, sigma, seed):
+    return losses * np.exp(np.random.default_rng(seed).normal(0.0, sigma, np.shape(losses)))
+
+
+# ---------------------------------------------------------------- the log-sum-exp forms
+
+def test_log_forms_equal_direct_forms():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        A, B = 10 ** rng.uniform(2, 8, 2)
+        alpha, beta = rng.uniform(0.1, 2.0, 2)
+        delta = rng.choice([0.0, rng.uniform(0.01, 2.0)])
+        n, d = 10 ** rng.uniform(3, 9, 7), 10 ** rng.uniform(2, 7, 7)
+        np.testing.assert_allclose(laws.log_model_size_law(n, math.log(A), alpha, delta),
+                                   np.log(laws.model_size_law(n, A, alpha, delta)), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(laws.log_data_size_law(d, math.log(B), beta, delta),
+                                   np.log(laws.data_size_law(d, B, beta, delta)), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(laws.log_joint_law(n, d, math.log(A), math.log(B), alpha, beta, delta),
+                                   np.log(laws.joint_law(n, d, A, B, alpha, beta, delta)), rtol=1e-12, atol=1e-12)
+
+
+def test_log_forms_stay_finite_where_direct_forms_overflow():
+    n = np.array([1e-3, 1.0, 1e3])
+    with np.errstate(over="ignore"):
+        direct = laws.model_size_law(n, 1e300, 3.0, 0.1)
+        direct_joint = laws.joint_law(n, n, 1e300, 1e300, 3.0, 0.5, 0.1)
+    assert not np.isfinite(direct).all() and not np.isfinite(direct_joint).all()
+    logged = laws.log_model_size_law(n, math.log(1e300), 3.0, 0.1)
+    assert np.isfinite(logged).all()
+    assert logged[1] == pytest.approx(3.0 * math.log(1e300))  # log((A/N)^alpha) dominates
+    assert np.isfinite(laws.log_joint_law(n, n, math.log(1e300), math.log(1e300), 3.0, 0.5, 0.1)).all()
+    # delta = 0 (no floor) and a vanishing reducible term are both fine
+    assert laws.log_model_size_law(1e300, 0.0, 5.0, 0.0) == pytest.approx(-5 * math.log(1e300))
+    assert laws.log_model_size_law(1e300, 0.0, 5.0, 0.2) == pytest.approx(math.log(0.2))
+
+
+def test_analytic_jacobians_match_finite_differences():
+    x = (GRID_N, GRID_D)
+    for name, theta in [("model_size", dict(log_A=10.0, alpha=0.6, delta=0.05)),
+                        ("joint", dict(log_A=10.0, log_B=8.5, alpha=0.6, beta=1.2, delta=0.05))]:
+        law = laws._LAWS[name]
+        X = x[:len(law.inputs)]
+        jac = law.jac(X, **theta)
+        for j, k in enumerate(law.internal):
+            h = 1e-6 * max(1.0, abs(theta[k]))
+            up, down = dict(theta), dict(theta)
+            up[k] += h
+            down[k] -= h
+            fd = (law.logpred(X, **up) - law.logpred(X, **down)) / (2 * h)
+            np.testing.assert_allclose(jac[:, j], fd, rtol=1e-5, atol=1e-8, err_msg=f"{name}: d/d{k}")
+
+
+# ---------------------------------------------------------------- recovery of known truth
+
+@pytest.mark.parametrize("truth", MODEL_TRUTHS)
+def test_model_size_law_recovered_from_noiseless_points(truth):
+    fit = fit_model_size_law(N8, laws.model_size_law(N8, **truth))
+    assert_close(fit.params, truth, 0.02)
+    assert fit.law == "model_size" and fit.success and fit.bounds_hit == [] and fit.warnings == []
+    assert fit.r2 == pytest.approx(1.0, abs=1e-9)
+    assert "converged" in fit.status and "NOT" not in fit.status
+
+
+@pytest.mark.parametrize("truth", DATA_TRUTHS)
+def test_data_size_law_recovered_from_noiseless_points(truth):
+    fit = fit_data_size_law(D8, laws.data_size_law(D8, **truth))
+    assert_close(fit.params, truth, 0.02)
+    assert fit.law == "data_size" and set(fit.params) == {"B", "beta", "delta"} and fit.success
+
+
+@pytest.mark.parametrize("truth", JOINT_TRUTHS)
+def test_joint_law_recovered_from_noiseless_grid(truth):
+    fit = fit_joint_law(GRID_N, GRID_D, laws.joint_law(GRID_N, GRID_D, **truth))
+    assert_close(fit.params, truth, 0.02)
+    assert fit.law == "joint" and fit.success and fit.bounds_hit == []
+    assert fit.r2 == pytest.approx(1.0, abs=1e-9)
+
+
+def test_laws_recovered_from_noisy_points():
+    # multiplicative log-normal noise of 1%; 8 sizes x 2 runs each (model, data), 5 x 5 grid (joint)
+    n, d = np.repeat(N8, 2), np.repeat(D8, 2)
+    truth = MODEL_TRUTHS[0]
+    fit = fit_model_size_law(n, noisy(laws.model_size_law(n, **truth), 0.01, seed=1))
+    assert_close(fit.params, truth, 0.05)
+    assert 0.99 < fit.r2 < 1.0 and fit.success and fit.bounds_hit == []
+
+    truth = DATA_TRUTHS[1]
+    fit = fit_data_size_law(d, noisy(laws.data_size_law(d, **truth), 0.01, seed=2))
+    assert_close(fit.params, truth, 0.10)
+
+    truth = JOINT_TRUTHS[1]
+    fit = fit_joint_law(GRID_N, GRID_D, noisy(laws.joint_law(GRID_N, GRID_D, **truth), 0.01, seed=3))
+    assert_close(fit.params, truth, 0.10)
+
+
+def test_huber_loss_resists_an_outlier_that_least_squares_follows():
+    truth = MODEL_TRUTHS[0]
+    n = np.logspace(math.log10(3e4), 8, 12)
+    losses = laws.model_size_law(n, **truth)
+    losses[5] *= 1.3  # one broken run
+    robust = fit_model_size_law(n, losses)
+    plain = fit_model_size_law(n, losses, loss="linear")
+    assert_close(robust.params, truth, 0.02)
+    assert abs(plain.params["alpha"] / truth["alpha"] - 1) > 0.02
+    assert robust.options["huber_delta"] == 1e-3 and plain.options["huber_delta"] is None
+
+
+# ---------------------------------------------------------------- what a fit records
+
+def test_fit_records_starts_predicts_and_serialises():
+    truth = MODEL_TRUTHS[0]
+    losses = laws.model_size_law(N8, **truth)
+    fit = fit_model_size_law(N8, losses)
+    assert len(fit.starts) == 25
+    assert all({"start", "params", "objective", "success", "message", "nfev"} <= set(s) for s in fit.starts)
+    best = min(fit.starts, key=lambda s: s["objective"])
+    assert fit.start == best["start"] and fit.objective == best["objective"]
+    np.testing.assert_allclose(fit.predict(N8), losses, rtol=1e-8)
+    assert isinstance(fit.predict(1e9), float)
+    assert fit.predict(1e12) == pytest.approx(laws.model_size_law(1e12, **truth), rel=1e-6)
+    np.testing.assert_array_equal(fit.points["n_params"], N8)
+    d = json.loads(json.dumps(fit.to_dict(), allow_nan=False))
+    assert d["law"] == "model_size" and d["n_points"] == 8 and set(d["params"]) == {"A", "alpha", "delta"}
+    again = laws.LawFit.from_dict(d)
+    np.testing.assert_allclose(again.predict(N8), fit.predict(N8), rtol=1e-12)
+    with pytest.raises(ValueError, match="takes 1 argument"):
+        fit.predict(N8, N8)
+
+    joint = fit_joint_law(GRID_N, GRID_D, laws.joint_law(GRID_N, GRID_D, **JOINT_TRUTHS[0]),
+                          starts=[{"alpha": 0.5, "beta": 1.0}, {"A": 1e4, "B": 1e4, "alpha": 1.0, "beta": 1.0,
+                                                               "delta": 0.0}])
+    assert len(joint.starts) == 2 and joint.predict(1e9, 1e7) > JOINT_TRUTHS[0]["delta"]
+    with pytest.raises(ValueError, match="starts: unknown parameter"):
+        fit_model_size_law(N8, losses, starts=[{"beta": 0.5}])
+
+
+def test_floor_at_zero_is_reported_as_a_bound_hit():
+    losses = laws.model_size_law(N8, 3e4, 0.5, 0.0)  # a pure power law: no floor
+    fit = fit_model_size_law(N8, losses)
+    assert "delta" in fit.bounds_hit
+    assert "on a bound: delta" in fit.status
+    assert any("delta sits on its lower bound 0" in w for w in fit.warnings)
+    assert fit.params["alpha"] == pytest.approx(0.5, rel=1e-3)
+
+
+def test_unconverged_fit_says_so():
+    losses = laws.model_size_law(N8, **MODEL_TRUTHS[0])
+    fit = fit_model_size_law(N8, losses, max_nfev=2, starts=[{"alpha": 2.0, "delta": 0.0}])
+    assert not fit.success
+    assert fit.status.startswith("did NOT converge")
+    assert any("did not converge" in w for w in fit.warnings)
+
+
+# ---------------------------------------------------------------- bootstrap intervals
+
+BOOTSTRAP_RESAMPLES = 100
+
+
+def test_bootstrap_intervals_cover_the_truth_in_most_seeds():
+    truth = MODEL_TRUTHS[0]
+    n = np.repeat(N8, 2)  # 8 sizes, 2 runs each: resampling runs keeps every size likely present
+    covered = {k: 0 for k in truth}
+    for seed in range(10):
+        losses = noisy(laws.model_size_law(n, **truth), 0.01, seed=100 + seed)
+        iv = bootstrap(fit_model_size_law, n, losses, n_resamples=BOOTSTRAP_RESAMPLES, seed=seed)
+        assert iv.n_resamples == BOOTSTRAP_RESAMPLES and iv.n_failed == 0
+        for k, v in truth.items():
+            low, high = iv[k]
+            assert low < high
+            covered[k] += low <= v <= high
+    assert all(c >= 8 for c in covered.values()), covered
+
+
+def test_bootstrap_is_seeded_counts_failures_and_goes_into_the_fit():
+    truth = MODEL_TRUTHS[1]
+    n = np.logspace(math.log10(3e4), 8, 5)  # 5 points: some resamples have < 3 distinct sizes
+    losses = noisy(laws.model_size_law(n, **truth), 0.01, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        a = bootstrap(fit_model_size_law, n, losses, n_resamples=30, seed=4)
+        b = bootstrap(fit_model_size_law, n, losses, n_resamples=30, seed=4)
+    assert dict(a) == dict(b)
+    assert a.n_failed > 0 and a.n_used == 30 - a.n_failed
+    assert any("distinct" in reason for reason in a.failures)
+    assert set(a.samples) == {"A", "alpha", "delta"} and a.samples["alpha"].size == a.n_used
+
+    fit = fit_model_size_law(n, losses, bootstrap=30, seed=4)
+    assert fit.intervals == dict(a)
+    assert fit.bootstrap["n_failed"] == a.n_failed and fit.bootstrap["seed"] == 4
+    assert any("resamples failed" in w for w in fit.warnings)
+    json.dumps(fit.to_dict(), allow_nan=False)
+
+    joint = fit_joint_law(GRID_N, GRID_D, noisy(laws.joint_law(GRID_N, GRID_D, **JOINT_TRUTHS[1]), 0.01, 5))
+    joint = with_intervals(joint, n_resamples=10, seed=0)
+    assert set(joint.intervals) == {"A", "B", "alpha", "beta", "delta"}
+    assert joint.bootstrap["n_resamples"] == 10
+    for k, (low, high) in joint.intervals.items():
+        assert low <= high
+
+
+# ---------------------------------------------------------------- extrapolation check
+
+def test_holdout_check_predicts_held_out_points_of_noiseless_laws():
+    losses = laws.model_size_law(N8, **MODEL_TRUTHS[0])
+    check = holdout_check(fit_model_size_law, N8, losses, holdout_largest(N8))
+    assert check.holdout_mask.sum() == 1 and check.inputs["n_params"][0] == N8.max()
+    assert check.fit.n_points == 7
+    assert check.max_abs_relative_error < 1e-3
+
+    losses = laws.data_size_law(D8, **DATA_TRUTHS[0])
+    check = holdout_check(fit_data_size_law, D8, losses, holdout_mask=D8 >= D8[-2])
+    assert len(check.observed) == 2 and check.max_abs_relative_error < 1e-3
+
+    # joint: the largest model at every data size and the largest data size at every model
+    # size are held out, as for the paper's joint-law figure
+    losses = laws.joint_law(GRID_N, GRID_D, **JOINT_TRUTHS[0])
+    mask = holdout_largest(GRID_N) | holdout_largest(GRID_D)
+    check = holdout_check(fit_joint_law, GRID_N, GRID_D, losses, mask)
+    assert check.fit.n_points == 16 and len(check.predicted) == 9
+    assert check.max_abs_relative_error < 1e-3
+    np.testing.assert_allclose(check.relative_error, check.predicted / check.observed - 1)
+    json.dumps(check.to_dict(), allow_nan=False)
+
+
+def test_holdout_check_rejects_bad_masks():
+    losses = laws.model_size_law(N8, **MODEL_TRUTHS[0])
+    with pytest.raises(ValueError, match="holdout_mask: expected a boolean array"):
+        holdout_check(fit_model_size_law, N8, losses, np.arange(8))
+    with pytest.raises(ValueError, match="holdout_mask: expected 8 values"):
+        holdout_check(fit_model_size_law, N8, losses, np.ones(7, bool))
+    with pytest.raises(ValueError, match="no point is held out"):
+        holdout_check(fit_model_size_law, N8, losses, np.zeros(8, bool))
+    with pytest.raises(ValueError, match="every point is held out"):
+        holdout_check(fit_model_size_law, N8, losses, np.ones(8, bool))
+    with pytest.raises(ValueError, match="losses: 3 point"):  # too few left to fit
+        holdout_check(fit_model_size_law, N8, losses, np.arange(8) >= 3)
+
+
+# ---------------------------------------------------------------- bad inputs
+
+LOSSES8 = laws.model_size_law(N8, **MODEL_TRUTHS[0])
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: fit_model_size_law(N8[:3], LOSSES8[:3]), r"losses: 3 point\(s\) given; the model_size law has 3 "
+                                                      r"parameters and needs at least 4 points"),
+    (lambda: fit_joint_law(GRID_N[:5], GRID_D[:5], LOSSES8[:5]), r"joint law has 5 parameters and needs at "
+                                                                 r"least 6 points"),
+    (lambda: fit_model_size_law(N8, LOSSES8[:7]), r"losses: has 7 values but n_params has 8"),
+    (lambda: fit_joint_law(N8, D8[:6], LOSSES8), r"n_train: has 6 values but n_params has 8"),
+    (lambda: fit_model_size_law(np.r_[0.0, N8[1:]], LOSSES8), r"n_params\[0\] = 0; expected model sizes .* > 0"),
+    (lambda: fit_data_size_law(np.r_[D8[:3], -5, D8[4:]], LOSSES8), r"n_train\[3\] = -5; expected data sizes"),
+    (lambda: fit_model_size_law(N8, np.r_[LOSSES8[:2], 0.0, LOSSES8[3:]]), r"losses\[2\] = 0; expected test losses"),
+    (lambda: fit_model_size_law(N8, np.r_[LOSSES8[:4], np.nan, LOSSES8[5:]]), r"losses\[4\] is nan; expected finite"),
+    (lambda: fit_model_size_law(np.r_[N8[:7], np.inf], LOSSES8), r"n_params\[7\] is inf; expected finite"),
+    (lambda: fit_model_size_law(N8.reshape(2, 4), LOSSES8), r"n_params: expected a 1-D sequence .* shape \(2, 4\)"),
+    (lambda: fit_model_size_law(["a"] * 8, LOSSES8), r"n_params: expected a 1-D sequence of numbers"),
+    (lambda: fit_model_size_law(np.r_[N8[:4], N8[:4]][[0, 0, 0, 0, 1, 1, 1, 1]], LOSSES8),
+     r"n_params: only 2 distinct value\(s\); the model_size law needs at least 3"),
+    (lambda: fit_joint_law(np.full(8, 1e6), D8, LOSSES8), r"n_params: all points have the same value"),
+    (lambda: fit_model_size_law(N8, LOSSES8, loss="l1"), r"loss: expected 'huber' or 'linear'"),
+    (lambda: fit_model_size_law(N8, LOSSES8, huber_delta=-1), r"huber_delta: expected a positive number"),
+    (lambda: fit_model_size_law(N8, LOSSES8, exponent_bounds=(0, 1)), r"exponent_bounds: expected"),
+    (lambda: bootstrap(fit_model_size_law, N8, n_resamples=5), r"bootstrap: the model_size law takes 2 arrays"),
+    (lambda: bootstrap(fit_model_size_law, N8, LOSSES8, n_resamples=0), r"n_resamples: expected a positive"),
+    (lambda: laws.fit_law("compute", N8, LOSSES8), r"law: expected one of"),
+])
+def test_bad_inputs_raise_clear_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+# ---------------------------------------------------------------- the paper's reported values
+
+def test_paper_reported_values_load_with_sources():
+    ref = laws.paper_reported()
+    v2 = ref["msmarco"]["model_size"]["v2"]
+    assert (v2["A"], v2["alpha"], v2["delta"], v2["r2"]) == (3.22e4, 0.53, 0.04, 0.991)
+    assert (ref["t2ranking"]["model_size"]["v2"]["A"], ref["t2ranking"]["model_size"]["v2"]["alpha"],
+            ref["t2ranking"]["model_size"]["v2"]["delta"]) == (9.89e6, 0.53, 0.14)
+    joint = ref["msmarco"]["joint"]["v2"]
+    assert (joint["alpha"], joint["beta"], joint["delta"]) == (0.56, 1.31, 0.03)
+    for ds in laws.PAPER_DATASETS:
+        for law in laws.PAPER_LAWS:
+            for ver in laws.PAPER_VERSIONS:
+                entry = ref[ds][law][ver]
+                assert entry["source"].strip()
+                for k in laws._PAPER_PARAMS[law]:
+                    assert k in entry and (entry[k] is None or isinstance(entry[k], float)), (ds, law, ver, k)
+                if "secondary" in entry:
+                    assert "NOT checked" in entry["secondary"]["source"]
+
+
+def test_paper_reported_rejects_exponents_yaml_reads_as_text(tmp_path):
+    text = (laws.paths.CONFIGS / "paper_reported.yaml").read_text().replace("3.22e+4", "3.22e4")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(ValueError, match=r"msmarco.model_size.v2.A: expected a number or null"):
+        laws.paper_reported(bad)
