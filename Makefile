@@ -7,8 +7,17 @@
 PROFILE ?= cpu
 PYTHON ?= python3
 VENV ?= .venv
+# PYTHON_ENV=system: use $(PYTHON) with its installed packages instead of building .venv
+# (a machine that has the dependencies and no network, e.g. a lent GPU machine).
+PYTHON_ENV ?= venv
+ifeq ($(PYTHON_ENV),system)
+PY := $(PYTHON)
+STAMP := .drscaling-system-kernel
+export PYTHONPATH := $(CURDIR)/lib$(if $(PYTHONPATH),:$(PYTHONPATH))
+else
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.drscaling-installed
+endif
 CONFIG := configs/$(PROFILE).yaml
 LIB := $(shell find lib -name '*.py' -not -path '*/__pycache__/*') pyproject.toml
 export DRSCALING_DATA ?= $(CURDIR)/data
@@ -18,19 +27,27 @@ OUT := $(DRSCALING_OUTPUTS)/$(PROFILE)
 DATASET := $(shell sed -n 's/^dataset:[[:space:]]*\([A-Za-z0-9._-]*\).*/\1/p' $(CONFIG) 2>/dev/null)
 
 .DELETE_ON_ERROR:
-.PHONY: help venv reproduce test lab clean clean-venv print-dataset
+.PHONY: help venv reproduce bench test lab clean clean-venv print-dataset
 
 help: ## list the targets
 	@echo "Targets (PROFILE=$(PROFILE); profiles: $(basename $(notdir $(filter-out configs/paper_reported.yaml,$(wildcard configs/*.yaml)))))"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-16s %s\n", $$1, $$2}'
 	@$(foreach s,$(STAGE_NAMES),printf "  %-16s %s\n" "$(s)" "run that stage (and what it needs) -> $(patsubst $(CURDIR)/%,%,$(STAGE_OUTPUT_$(s)))";)
 
+ifeq ($(PYTHON_ENV),system)
+$(STAMP):
+	$(PY) -c "import torch, transformers, papermill, faiss, ir_measures, bm25s, lmfit, pyarrow" || \
+	  { echo "PYTHON_ENV=system: $(PY) lacks some of requirements.txt"; exit 2; }
+	$(PY) -m ipykernel install --user --name drscaling --display-name "Python (drscaling)"
+	@touch $@
+else
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name drscaling --display-name "Python (drscaling)"
 	@touch $@
+endif
 
 venv: $(STAMP) ## create .venv with the pinned dependencies, the library and the Jupyter kernel
 
@@ -55,6 +72,10 @@ $(eval $(call stage,03_evaluate,$(OUT)/results.csv))
 
 reproduce: $(LAST_STAGE) ## run the whole study for PROFILE (default cpu)
 	@echo "study complete for profile $(PROFILE): executed notebooks in $(OUT)/notebooks"
+
+bench: $(STAMP) $(STAGE_OUTPUT_01_prepare_data) ## training throughput: ours vs sentence-transformers -> outputs/bench/bench.json
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	$(PY) scripts/bench_train.py --profile $(PROFILE)
 
 test: $(STAMP) ## run the tests
 	$(PY) -m pytest -q

@@ -51,3 +51,15 @@ def test_draws_average_over_repeats():
 def test_bad_shapes():
     with pytest.raises(ValueError, match="expected shapes"):
         contrastive_log_likelihood(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 3)))
+
+
+def test_float32_embeddings_match_float64():
+    """Model embeddings are float32: scores in float32, log-sum-exp in float64, close to the
+    all-float64 value."""
+    rng = np.random.default_rng(2)
+    passages = rng.normal(size=(50, 16))
+    q, p = rng.normal(size=(6, 16)), rng.normal(size=(6, 16))
+    draws = np.stack([np.stack([rng.choice(50, 8, replace=False) for _ in range(2)]) for _ in range(6)])
+    exact = cll_from_draws(q, p, passages, draws)
+    single = cll_from_draws(q.astype(np.float32), p.astype(np.float32), passages.astype(np.float32), draws)
+    assert single.dtype == np.float64 and np.allclose(single, exact, rtol=1e-5)

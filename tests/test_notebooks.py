@@ -46,20 +46,49 @@ def test_shipped_profiles_pass_only_declared_parameters():
             assert notebook_parameters(profile, name)["profile"] == profile.name
 
 
-def test_notebook_01_on_smoke(shared_squad):
-    executed = run_notebook("01_prepare_data", "smoke")
+REQUIRED_COLUMNS = ["run_id", "annotation", "model", "layers", "hidden", "n_params", "n_train", "seed", "cll_test",
+                    "cll_validation", "mrr_at_10", "ndcg_at_10", "recall_at_100", "steps", "train_seconds", "status"]
+
+
+def test_notebooks_01_to_03_on_smoke(shared_squad):
     profile = load_profile("smoke")
+    executed = run_notebook("01_prepare_data", "smoke")
     assert executed == profile.outputs_dir / "notebooks" / "01_prepare_data.ipynb"
     nb = json.loads(executed.read_text())
     assert nb["metadata"]["papermill"]["parameters"] == {"profile": "smoke", "n_examples": 2}
     assert all(c.get("execution_count") for c in nb["cells"] if c["cell_type"] == "code")
-    # what the notebook recorded agrees with the manifest it read
+    # what notebook 01 recorded agrees with the manifest it read
     table = pd.read_csv(profile.outputs_dir / "tables" / "data_statistics.csv", index_col="split")
     counts = json.loads((profile.processed_dir / "manifest.json").read_text())["counts"]
     for split in ("train", "validation", "test"):
         assert table.loc[split, "pairs"] == counts[f"{split}_pairs"]
     assert table.loc["corpus", "passages"] == counts["corpus"]
     assert (profile.outputs_dir / "figures" / "data_statistics.png").stat().st_size > 10_000
+
+    # 02 trains the smoke grid: 2 shapes x D=800, 1 shape x 3 sizes, 2 x 2 joint = 5 distinct runs
+    run_notebook("02_train_grid", "smoke")
+    summary = json.loads((profile.outputs_dir / "runs" / "grid.json").read_text())
+    assert summary["counts"] == {"ok": 5}
+    run_notebook("03_evaluate", "smoke")
+    results = pd.read_csv(profile.outputs_dir / "results.csv")
+    assert list(results.columns[: 3]) == ["run_id", "annotation", "model"]
+    assert set(REQUIRED_COLUMNS) <= set(results.columns)
+    assert len(results) == 5 and (results["status"] == "ok").all()
+    assert sorted(zip(results["model"], results["n_train"])) == [
+        ("L1-H32", 200), ("L1-H32", 400), ("L1-H32", 800), ("L1-H64", 400), ("L1-H64", 800)]
+    assert (results["cll_test"] > 0).all() and results["mrr_at_10"].between(0, 1).all()
+    for run_id, cll in zip(results["run_id"], results["cll_test"]):  # traceable to its run folder
+        record = json.loads((profile.outputs_dir / "runs" / run_id / "result.json").read_text())
+        assert record["result"]["cll_test"] == pytest.approx(cll)
+    correlations = pd.read_csv(profile.outputs_dir / "tables" / "ranking_vs_cll.csv")
+    assert set(correlations["metric"]) == {"MRR@10", "NDCG@10", "Recall@100"}
+
+    # a second pass trains nothing: every run is skipped
+    from drscaling import grid
+
+    planned = grid.plan_grid(profile, json.loads((profile.processed_dir / "manifest.json").read_text())["key"])
+    records = grid.run_grid(profile, planned, run_fn=lambda spec, run_dir: pytest.fail("a finished run was retrained"))
+    assert all(r["skipped"] for r in records)
 
 
 def test_failed_notebook_is_kept_aside(tmp_path, shared_squad):

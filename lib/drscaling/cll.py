@@ -32,11 +32,14 @@ def cll_from_draws(query_emb, positive_emb, passage_emb, draws, chunk: int = 512
 
     ``draws`` (pairs, repeats, K) holds row indices into ``passage_emb`` (the stored draw of
     data preparation); pair i uses ``query_emb[i]`` and ``positive_emb[i]``. Returns (pairs,)
-    float64: for each pair the mean over its R repeats (as the paper's code did).
+    float64: for each pair the mean over its R repeats (as the paper's code did). Scores are
+    computed in the dtype of ``passage_emb``, the log-sum-exp in float64.
     """
-    q = torch.as_tensor(query_emb).double()
-    p = torch.as_tensor(positive_emb).double()
-    passages = torch.as_tensor(passage_emb).double()
+    # Scores in the embeddings' own precision (float32 from a model: one matrix product over
+    # every passage per chunk of queries is the costly part); log-sum-exp in float64.
+    passages = torch.as_tensor(passage_emb)
+    q = torch.as_tensor(query_emb).to(passages.dtype)
+    p = torch.as_tensor(positive_emb).to(passages.dtype)
     draws = np.asarray(draws)
     n_pairs, repeats, k = draws.shape
     out = np.empty(n_pairs, dtype=np.float64)
@@ -44,9 +47,9 @@ def cll_from_draws(query_emb, positive_emb, passage_emb, draws, chunk: int = 512
         stop = min(start + chunk, n_pairs)
         idx = torch.as_tensor(np.ascontiguousarray(draws[start:stop]), dtype=torch.long)  # (c, R, K)
         qc, pc = q[start:stop], p[start:stop]
-        pos = (qc * pc).sum(-1)  # (c,)
+        pos = (qc * pc).sum(-1).double()  # (c,)
         all_scores = passages @ qc.T  # (P, c): every passage once, then gathered
-        neg = all_scores.T.gather(1, idx.reshape(stop - start, repeats * k)).reshape(stop - start, repeats, k)
+        neg = all_scores.T.gather(1, idx.reshape(stop - start, repeats * k)).reshape(stop - start, repeats, k).double()
         scores = torch.cat([pos[:, None, None].expand(-1, repeats, 1), neg], dim=2)
         out[start:stop] = (torch.logsumexp(scores, dim=2) - pos[:, None]).mean(1).numpy()
     return out
