@@ -27,7 +27,7 @@ OUT := $(DRSCALING_OUTPUTS)/$(PROFILE)
 DATASET := $(shell sed -n 's/^dataset:[[:space:]]*\([A-Za-z0-9._-]*\).*/\1/p' $(CONFIG) 2>/dev/null)
 
 .DELETE_ON_ERROR:
-.PHONY: help venv reproduce bench test lab clean clean-venv print-dataset
+.PHONY: help venv reproduce report bench test lab clean clean-venv print-dataset
 
 help: ## list the targets
 	@echo "Targets (PROFILE=$(PROFILE); profiles: $(basename $(notdir $(filter-out configs/paper_reported.yaml,$(wildcard configs/*.yaml)))))"
@@ -69,9 +69,13 @@ endef
 $(eval $(call stage,01_prepare_data,$(DRSCALING_DATA)/processed/$(DATASET)/manifest.json))
 $(eval $(call stage,02_train_grid,$(OUT)/runs/grid.json))
 $(eval $(call stage,03_evaluate,$(OUT)/results.csv))
+$(eval $(call stage,05_fit_scaling_laws,$(OUT)/fits.json))
 
 reproduce: $(LAST_STAGE) ## run the whole study for PROFILE (default cpu)
 	@echo "study complete for profile $(PROFILE): executed notebooks in $(OUT)/notebooks"
+
+report: $(LAST_STAGE) ## regenerate the README results section and reports/<profile>/ figures from the outputs
+	$(PY) scripts/report.py --profile $(PROFILE)
 
 bench: $(STAMP) $(STAGE_OUTPUT_01_prepare_data) ## training throughput: ours vs sentence-transformers -> outputs/bench/bench.json
 	$(PY) -m pip install --quiet -r requirements-bench.txt

@@ -5,6 +5,7 @@ import math
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from drscaling import laws
@@ -334,3 +335,28 @@ def test_paper_reported_rejects_exponents_yaml_reads_as_text(tmp_path):
     bad.write_text(text)
     with pytest.raises(ValueError, match=r"msmarco.model_size.v2.A: expected a number or null"):
         laws.paper_reported(bad)
+
+
+def test_fit_for_study_band_and_holdout():
+    """The study's one-call fit: intervals, a prediction band that contains the truth on
+    noiseless data, and the hold-out check at the largest N."""
+    N = np.geomspace(3e4, 3e6, 6)
+    L = (3e4 / N) ** 0.5 + 0.5
+    study = laws.fit_for_study("model_size", N, L, holdout_mask=N == N.max(), n_resamples=40, seed=1)
+    assert set(study.fit.intervals) == {"A", "alpha", "delta"}
+    low, high = study.band(N)
+    assert np.all(low <= L * (1 + 1e-6)) and np.all(high >= L * (1 - 1e-6))
+    assert abs(study.holdout.relative_error[0]) < 1e-3
+    d = study.to_dict()
+    assert d["holdout"]["fit_params"]["alpha"] == pytest.approx(0.5, rel=1e-3)
+
+
+def test_compare_with_paper_rows():
+    N = np.geomspace(3e4, 3e6, 6)
+    fit = laws.fit_model_size_law(N, (3e4 / N) ** 0.5 + 0.5)
+    reported = {"msmarco": {"model_size": {"v2": {"A": 3.22e4, "alpha": 0.53, "delta": 0.04, "r2": 0.991}}}}
+    table = laws.compare_with_paper({"model_size": fit}, reported)
+    row = table[(table["law"] == "model_size") & (table["parameter"] == "alpha")].iloc[0]
+    assert row["ours"] == pytest.approx(0.5, rel=1e-3) and row["paper_msmarco_v2"] == 0.53
+    assert pd.isna(row["paper_t2ranking_v2"])
+    assert set(table["law"]) == {"model_size", "data_size", "joint"}

@@ -65,23 +65,38 @@ def test_notebooks_01_to_03_on_smoke(shared_squad):
     assert table.loc["corpus", "passages"] == counts["corpus"]
     assert (profile.outputs_dir / "figures" / "data_statistics.png").stat().st_size > 10_000
 
-    # 02 trains the smoke grid: 2 shapes x D=800, 1 shape x 3 sizes, 2 x 2 joint = 5 distinct runs
+    # 02 trains the smoke grid: 4 shapes x D=800, 1 shape x 4 sizes, 2 x 3 joint = 9 distinct runs
     run_notebook("02_train_grid", "smoke")
     summary = json.loads((profile.outputs_dir / "runs" / "grid.json").read_text())
-    assert summary["counts"] == {"ok": 5}
+    assert summary["counts"] == {"ok": 9}
     run_notebook("03_evaluate", "smoke")
     results = pd.read_csv(profile.outputs_dir / "results.csv")
     assert list(results.columns[: 3]) == ["run_id", "annotation", "model"]
     assert set(REQUIRED_COLUMNS) <= set(results.columns)
-    assert len(results) == 5 and (results["status"] == "ok").all()
+    assert len(results) == 9 and (results["status"] == "ok").all()
     assert sorted(zip(results["model"], results["n_train"])) == [
-        ("L1-H32", 200), ("L1-H32", 400), ("L1-H32", 800), ("L1-H64", 400), ("L1-H64", 800)]
+        ("L1-H32", 100), ("L1-H32", 200), ("L1-H32", 400), ("L1-H32", 800), ("L1-H48", 800),
+        ("L1-H64", 200), ("L1-H64", 400), ("L1-H64", 800), ("L1-H96", 800)]
     assert (results["cll_test"] > 0).all() and results["mrr_at_10"].between(0, 1).all()
     for run_id, cll in zip(results["run_id"], results["cll_test"]):  # traceable to its run folder
         record = json.loads((profile.outputs_dir / "runs" / run_id / "result.json").read_text())
         assert record["result"]["cll_test"] == pytest.approx(cll)
     correlations = pd.read_csv(profile.outputs_dir / "tables" / "ranking_vs_cll.csv")
     assert set(correlations["metric"]) == {"MRR@10", "NDCG@10", "Recall@100"}
+
+    # 05 fits the three laws to those points and records every fit
+    run_notebook("05_fit_scaling_laws", "smoke")
+    fits = json.loads((profile.outputs_dir / "fits.json").read_text())
+    assert fits["n_bootstrap"] == 100
+    for law, n_points in (("model_size", 4), ("data_size", 4), ("joint", 6)):
+        entry = fits["laws"][law]
+        assert entry["n_points"] == n_points and len(entry["run_ids"]) == n_points
+        assert set(entry["intervals"]) == set(entry["params"]) and entry["status"]
+        assert entry["points"]["losses"] == pytest.approx(
+            [results.set_index("run_id").loc[r, "cll_test"] for r in entry["run_ids"]])
+    for name in ("law_model_size", "law_data_size", "law_joint"):
+        assert (profile.outputs_dir / "figures" / f"{name}.png").is_file()
+    assert (profile.outputs_dir / "tables" / "laws_vs_paper.csv").is_file()
 
     # a second pass trains nothing: every run is skipped
     from drscaling import grid

@@ -913,3 +913,83 @@ def paper_reported(path=None) -> dict:
                             raise ValueError(f"{p}: {ds}.{law}.{ver}{where}.{k}: expected a number or null, "
                                              f"got {v!r} (write exponents as 3.22e+4: YAML reads 3.22e4 as text)")
     return doc
+
+
+# --------------------------------------------------------------------------------------------
+# The study's use: one call per law for notebook 05
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StudyFit:
+    """A law fitted to the study's points: the fit with bootstrap intervals, the bootstrap's
+    parameter samples (for prediction bands) and the hold-out check (None if too few points)."""
+
+    fit: LawFit
+    samples: dict  # parameter -> array of bootstrap refits
+    holdout: HoldoutCheck | None
+
+    def band(self, *inputs, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        """Pointwise ``level`` interval of the law's prediction over the bootstrap refits."""
+        fn = {"model_size": model_size_law, "data_size": data_size_law, "joint": joint_law}[self.fit.law]
+        n = min(len(v) for v in self.samples.values())
+        if n == 0:
+            nan = np.full(np.shape(inputs[0]), np.nan)
+            return nan, nan
+        preds = np.stack([fn(*inputs, **{k: v[i] for k, v in self.samples.items()}) for i in range(n)])
+        q = (1 - level) / 2
+        return np.quantile(preds, q, axis=0), np.quantile(preds, 1 - q, axis=0)
+
+    def to_dict(self) -> dict:
+        d = self.fit.to_dict()
+        d["holdout"] = None if self.holdout is None else {
+            k: v for k, v in self.holdout.to_dict().items() if k != "fit"}
+        if self.holdout is not None:
+            d["holdout"]["fit_params"] = _jsonable(self.holdout.fit.params)
+        return d
+
+
+def fit_for_study(law: str, *arrays, holdout_mask=None, n_resamples: int = 1000, seed: int = 0) -> StudyFit:
+    """Fit ``law`` to the points, add 95% bootstrap intervals (``n_resamples`` resamples of the
+    runs, seeded) and, given ``holdout_mask``, fit without the masked points and predict them."""
+    fn = FIT_FUNCTIONS[law]
+    fit = fn(*arrays)
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", RuntimeWarning)
+        b = bootstrap(fn, *arrays, n_resamples=n_resamples, seed=seed, full_fit=fit)
+    warns = list(fit.warnings)
+    if b.n_failed:
+        warns.append(f"bootstrap: {b.n_failed} of {b.n_resamples} resamples failed and were left out")
+    fit = dataclasses.replace(fit, intervals=dict(b), bootstrap=b.info(), warnings=warns)
+    holdout = None
+    if holdout_mask is not None and np.any(holdout_mask):
+        try:
+            holdout = holdout_check(fn, *arrays, holdout_mask=np.asarray(holdout_mask, dtype=bool))
+        except ValueError:  # too few points left without the held-out ones
+            holdout = None
+    return StudyFit(fit=fit, samples=b.samples, holdout=holdout)
+
+
+def compare_with_paper(fits: dict, reported: dict | None = None) -> "pandas.DataFrame":
+    """Our fitted values (with 95% intervals) next to the paper's, one row per (law,
+    parameter): columns ours, ours_95, and for each dataset and version the paper's value and
+    its source. ``fits``: law name -> LawFit (laws with too few points may be missing)."""
+    import pandas as pd
+
+    reported = reported if reported is not None else paper_reported()
+    rows = []
+    for law_name in ("model_size", "data_size", "joint"):
+        fit = fits.get(law_name)
+        names = list(_LAWS[law_name].reported) + ["r2"]
+        for name in names:
+            row = {"law": law_name, "parameter": name}
+            if fit is not None:
+                row["ours"] = fit.r2 if name == "r2" else fit.params[name]
+                if name != "r2" and fit.intervals:
+                    lo, hi = fit.intervals[name]
+                    row["ours_95"] = f"[{lo:.3g}, {hi:.3g}]"
+            for dataset in ("msmarco", "t2ranking"):
+                for version in ("v1", "v2"):
+                    entry = (reported.get(dataset, {}).get(law_name, {}) or {}).get(version) or {}
+                    row[f"paper_{dataset}_{version}"] = entry.get(name)
+            rows.append(row)
+    return pd.DataFrame(rows)

@@ -77,3 +77,68 @@ def plot_metrics_vs_cll(results: pd.DataFrame, metrics: dict[str, str], baseline
         ax.set(xlabel="test CLL (lower is better)", ylabel=name, title=f"{name}: Pearson {pearson:.3f}, Spearman {spearman:.3f}")
     fig.tight_layout()
     return fig, pd.DataFrame(rows)
+
+
+def plot_single_law(study, xlabel: str, title: str, ax=None):
+    """A one-variable law in the paper's style (Figures 3 and 4): log-log axes, the runs, the
+    fitted curve with its 95% bootstrap band, the held-out point(s) marked and their
+    prediction from the fit without them."""
+    import numpy as np
+
+    fit = study.fit
+    x_name = "n_params" if fit.law == "model_size" else "n_train"
+    x, y = fit.points[x_name], fit.points["losses"]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 4))
+    else:
+        fig = ax.figure
+    grid = np.geomspace(x.min() / 1.5, x.max() * 1.5, 200)
+    low, high = study.band(grid)
+    ax.fill_between(grid, low, high, alpha=0.2, label="95% bootstrap band")
+    p = fit.params
+    label = (f"({p['A']:.3g}/N)^{p['alpha']:.2f} + {p['delta']:.2f}" if fit.law == "model_size"
+             else f"({p['B']:.3g}/D)^{p['beta']:.2f} + {p['delta']:.2f}")
+    ax.plot(grid, fit.predict(grid), label=f"fit: {label}, R² = {fit.r2:.3f}")
+    ax.scatter(x, y, color="black", zorder=3, label="runs")
+    if study.holdout is not None:
+        h = study.holdout
+        hx = h.inputs[x_name]
+        ax.scatter(hx, h.observed, s=120, facecolors="none", edgecolors="red", zorder=4,
+                   label=f"held out: predicted {h.predicted[0]:.3f}, error {100 * h.relative_error[0]:+.1f}%")
+        ax.plot(grid, h.fit.predict(grid), color="red", ls=":", lw=1, label="fit without held-out point(s)")
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="test CLL", title=title)
+    ax.set_ylim(y.min() / 1.25, y.max() * 1.25)  # the band can explode outside the data; keep the points readable
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_joint_law(study, labels: dict, title: str):
+    """The joint law in the style of the paper's Figure 6: CLL against D, one curve per model
+    size, held-out points marked."""
+    import numpy as np
+
+    fit = study.fit
+    n, d, y = fit.points["n_params"], fit.points["n_train"], fit.points["losses"]
+    held = {}
+    if study.holdout is not None:
+        h = study.holdout
+        held = {(a, b): c for a, b, c in zip(h.inputs["n_params"], h.inputs["n_train"], h.predicted)}
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    grid = np.geomspace(d.min() / 1.5, d.max() * 1.5, 200)
+    for i, size in enumerate(sorted(set(n))):
+        color = f"C{i}"
+        mask = n == size
+        ax.plot(grid, fit.predict(np.full_like(grid, size), grid), color=color,
+                label=f"{labels.get(size, f'N={size:,.0f}')} (N={size:,.0f})")
+        ax.scatter(d[mask], y[mask], color=color, zorder=3)
+        for dd, yy in zip(d[mask], y[mask]):
+            if (size, dd) in held:
+                ax.scatter([dd], [yy], s=140, facecolors="none", edgecolors="red", zorder=4)
+    p = fit.params
+    ax.set(xscale="log", yscale="log", xlabel="D (training pairs)", ylabel="test CLL",
+           title=f"{title}\nA={p['A']:.3g}, B={p['B']:.3g}, α={p['alpha']:.2f}, β={p['beta']:.2f}, "
+                 f"δ={p['delta']:.2f}, R²={fit.r2:.3f} (red circles: held out)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
