@@ -70,6 +70,7 @@ $(eval $(call stage,01_prepare_data,$(DRSCALING_DATA)/processed/$(DATASET)/manif
 $(eval $(call stage,02_train_grid,$(OUT)/runs/grid.json))
 $(eval $(call stage,03_evaluate,$(OUT)/results.csv))
 $(eval $(call stage,05_fit_scaling_laws,$(OUT)/fits.json))
+$(eval $(call stage,06_budget_allocation,$(OUT)/budget.json))
 
 reproduce: $(LAST_STAGE) ## run the whole study for PROFILE (default cpu)
 	@echo "study complete for profile $(PROFILE): executed notebooks in $(OUT)/notebooks"

@@ -98,6 +98,15 @@ def test_notebooks_01_to_03_on_smoke(shared_squad):
         assert (profile.outputs_dir / "figures" / f"{name}.png").is_file()
     assert (profile.outputs_dir / "tables" / "laws_vs_paper.csv").is_file()
 
+    # 06 allocates budgets with the paper's and this fit's joint law; each optimum spends the budget
+    run_notebook("06_budget_allocation", "smoke")
+    allocation = json.loads((profile.outputs_dir / "budget.json").read_text())
+    assert {r["law"] for r in allocation["optima"]} == {"paper", "this study"}
+    assert len(allocation["optima"]) == 2 * 2 * 2  # laws x cost models x budgets
+    for r in allocation["optima"]:
+        assert r["cost_data"] + r["cost_train"] + r["cost_infer"] == pytest.approx(r["budget"], rel=1e-6)
+    assert allocation["laws"]["this study"] == pytest.approx(fits["laws"]["joint"]["params"])
+
     # a second pass trains nothing: every run is skipped
     from drscaling import grid
 

@@ -945,6 +945,7 @@ class StudyFit:
             k: v for k, v in self.holdout.to_dict().items() if k != "fit"}
         if self.holdout is not None:
             d["holdout"]["fit_params"] = _jsonable(self.holdout.fit.params)
+        d["bootstrap_samples"] = _jsonable(self.samples)  # for uncertainty downstream (budget optimum)
         return d
 
 
