@@ -1,0 +1,337 @@
+"""Ways of annotating training pairs (paper Section 5): corpus passages -> (query, positive).
+
+Every method makes one query per passage and is seeded, so a run is reproducible:
+
+- ``human``: the dataset's own questions (the nested training subset);
+- ``noisy_human``: the same, with a fraction ``rate`` of positives replaced by random passages;
+- ``ict``: inverse cloze task (a sentence of the passage is the query);
+- ``crop``: two independent random spans of the passage (Contriever-style cropping);
+- ``keywords``: the passage's k highest TF-IDF terms;
+- ``generated``: queries written by a local text-generation model (e.g. docT5query).
+
+``rng`` arguments take a ``numpy.random.Generator`` or an int seed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .fileio import atomic_path
+
+METHODS = ("human", "noisy_human", "ict", "crop", "keywords", "generated")
+PAIR_COLUMNS = ["qid", "pid", "query", "method"]
+SUGGESTED_GENERATOR = "castorini/doc2query-t5-base-msmarco"
+
+
+class ModelNotAvailableError(RuntimeError):
+    """The query-generation model is not on this machine; the ``generated`` method is skipped."""
+
+
+def _rng(rng) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    return np.random.default_rng(rng)
+
+
+# ---------------------------------------------------------------- sentences and terms
+
+# A sentence ends at a run of . ! ? followed by whitespace or the end of the text, or at a run
+# of the CJK full-width 。！？ (Chinese text has no spaces between sentences, so these always end
+# one). Abbreviations ("e.g. x") are split too: the splitter is deliberately simple.
+_BOUNDARY = re.compile(r"[.!?]+(?=\s|$)|[。！？]+")
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# Terms: lower-cased runs of letters/digits; every CJK character is a term of its own.
+_TERM = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each non-empty sentence of ``text``, without surrounding whitespace."""
+    spans: list[tuple[int, int]] = []
+
+    def add(s: int, e: int) -> None:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if s < e:
+            spans.append((s, e))
+
+    start = 0
+    for m in _BOUNDARY.finditer(text):
+        add(start, m.end())
+        start = m.end()
+    add(start, len(text))
+    return spans
+
+
+def split_sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
+def terms(text: str) -> list[str]:
+    return _TERM.findall(text.lower())
+
+
+# ---------------------------------------------------------------- methods
+
+def human_pairs(data, n_pairs: int) -> pd.DataFrame:
+    """The first ``n_pairs`` pairs of the nested training subset, with their question texts."""
+    pairs = data.subset(n_pairs)
+    q = data.queries("train")
+    text = dict(zip(q["qid"], q["text"]))
+    missing = [x for x in pairs["qid"] if x not in text]
+    if missing:
+        raise KeyError(f"{len(missing)} training qids have no question text, e.g. {missing[:3]}")
+    out = pairs[["qid", "pid"]].reset_index(drop=True).copy()
+    out["query"] = [text[x] for x in out["qid"]]
+    return out
+
+
+def ict(passage: str, rng, keep_sentence_prob: float = 0.1) -> tuple[str, str]:
+    """Inverse cloze task: a random sentence is the query; the positive is the passage without it,
+    except with probability ``keep_sentence_prob`` where the sentence stays in.
+
+    A passage of one sentence (or none) gives (that sentence, the whole passage).
+    """
+    rng = _rng(rng)
+    spans = sentence_spans(passage)
+    if len(spans) <= 1:
+        return passage.strip(), passage
+    i = int(rng.integers(len(spans)))
+    keep = bool(rng.random() < keep_sentence_prob)
+    s, e = spans[i]
+    query = passage[s:e]
+    if keep:
+        return query, passage
+    if i + 1 < len(spans):
+        positive = passage[:s] + passage[spans[i + 1][0]:]
+    else:
+        positive = passage[:s]
+    return query, positive.strip()
+
+
+def _units(text: str) -> tuple[list[str], str]:
+    """Words (joined by spaces) or, for text without whitespace (Chinese), characters."""
+    stripped = text.strip()
+    if re.search(r"\s", stripped):
+        return stripped.split(), " "
+    return list(stripped), ""
+
+
+def _span(units: list[str], rng: np.random.Generator, min_ratio: float, max_ratio: float) -> list[str]:
+    n = len(units)
+    lo = max(1, math.ceil(min_ratio * n))
+    hi = max(lo, math.floor(max_ratio * n))
+    lo, hi = min(lo, n), min(hi, n)
+    length = int(rng.integers(lo, hi + 1))
+    start = int(rng.integers(0, n - length + 1))
+    return units[start:start + length]
+
+
+def crop(passage: str, rng, min_ratio: float = 0.1, max_ratio: float = 0.5) -> tuple[str, str]:
+    """Two independent random contiguous spans (query, positive) of the passage's words.
+
+    Each length is an integer drawn uniformly in [ceil(min_ratio*n), floor(max_ratio*n)], at
+    least 1 word (so very short passages can give spans longer than ``max_ratio``). Text without
+    whitespace is cropped by characters.
+    """
+    if not 0 < min_ratio <= max_ratio <= 1:
+        raise ValueError(f"need 0 < min_ratio <= max_ratio <= 1, got {min_ratio}, {max_ratio}")
+    rng = _rng(rng)
+    units, sep = _units(passage)
+    if not units:
+        return passage, passage
+    return sep.join(_span(units, rng, min_ratio, max_ratio)), sep.join(_span(units, rng, min_ratio, max_ratio))
+
+
+def idf_table(texts: Iterable[str]) -> dict[str, float]:
+    """Smoothed inverse document frequency, ``log((1 + N) / (1 + df)) + 1``, over ``texts``."""
+    df: Counter = Counter()
+    n = 0
+    for t in texts:
+        n += 1
+        df.update(set(terms(t)))
+    return {w: math.log((1 + n) / (1 + c)) + 1.0 for w, c in df.items()}
+
+
+def keyword_terms(passage: str, idf: dict, k: int = 5) -> list[str]:
+    """The passage's ``k`` highest terms by tf * idf (raw term count); ties go to the term seen
+    first in the passage. A term missing from ``idf`` counts as the rarest one in it."""
+    toks = terms(passage)
+    tf = Counter(toks)
+    first: dict[str, int] = {}
+    for i, w in enumerate(toks):
+        first.setdefault(w, i)
+    unseen = max(idf.values(), default=1.0)
+    ranked = sorted(tf, key=lambda w: (-tf[w] * idf.get(w, unseen), first[w]))
+    return ranked[:k]
+
+
+def keywords(passage: str, idf: dict, k: int = 5, rng=None) -> tuple[str, str]:
+    """(the k most distinctive terms joined by spaces, the passage). Deterministic; ``rng`` is
+    accepted for a uniform interface and unused."""
+    return " ".join(keyword_terms(passage, idf, k)), passage
+
+
+def noisy_pairs(pairs: pd.DataFrame, passage_ids: Sequence, rate: float, rng) -> pd.DataFrame:
+    """Replace exactly ``round(rate * len(pairs))`` positives (rows drawn without replacement) by
+    random passages of ``passage_ids`` different from the original; column ``noisy`` marks them."""
+    if not 0 <= rate <= 1:
+        raise ValueError(f"rate must be in [0, 1], got {rate}")
+    rng = _rng(rng)
+    ids = list(dict.fromkeys(passage_ids))
+    pos = {p: i for i, p in enumerate(ids)}
+    out = pairs.reset_index(drop=True).copy()
+    n = int(round(rate * len(out)))
+    rows = np.sort(rng.choice(len(out), size=n, replace=False)) if n else np.array([], dtype=int)
+    new_pids = list(out["pid"])
+    for r in rows:
+        orig = new_pids[r]
+        j0 = pos.get(orig)
+        choices = len(ids) - (j0 is not None)
+        if choices < 1:
+            raise ValueError("need at least two distinct passage ids to make noisy pairs")
+        j = int(rng.integers(choices))
+        if j0 is not None and j >= j0:
+            j += 1
+        new_pids[r] = ids[j]
+    noisy = np.zeros(len(out), dtype=bool)
+    noisy[rows] = True
+    out["pid"] = pd.Series(new_pids, dtype=out["pid"].dtype)
+    out["noisy"] = noisy
+    return out
+
+
+def generate_queries(
+    passages: Sequence[str], model_path, max_new_tokens: int = 32, batch_size: int = 8, seed: int = 0
+) -> list[str]:
+    """One query per passage from a local transformers model (greedy decoding, deterministic).
+
+    Seq2seq models (``config.is_encoder_decoder``) read the passage; causal models read
+    ``"Passage: {p}\\nQuery:"`` and only the new tokens are kept.
+    """
+    if model_path is None or not Path(model_path).exists():
+        raise ModelNotAvailableError(
+            f"query-generation model not found at {model_path!r}; the 'generated' annotation method is "
+            f"skipped. Download e.g. {SUGGESTED_GENERATOR} (its files, saved with save_pretrained) and "
+            f"pass its folder as model_path."
+        )
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    torch.manual_seed(seed)
+    config = AutoConfig.from_pretrained(model_path)
+    tok = AutoTokenizer.from_pretrained(model_path)
+    seq2seq = bool(getattr(config, "is_encoder_decoder", False))
+    model = (AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM).from_pretrained(model_path)
+    model.eval()
+    if tok.pad_token is None:
+        if tok.eos_token is None:
+            raise ValueError(f"{model_path}: tokenizer has neither a pad nor an eos token")
+        tok.pad_token = tok.eos_token
+    if not seq2seq:
+        tok.padding_side = "left"
+    max_len = min(int(tok.model_max_length or 512), 512)
+    pad_id = tok.pad_token_id
+    out: list[str] = []
+    for b in range(0, len(passages), batch_size):
+        batch = list(passages[b:b + batch_size])
+        texts = batch if seq2seq else [f"Passage: {p}\nQuery:" for p in batch]
+        enc = tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=max_len)
+        enc.pop("token_type_ids", None)
+        with torch.no_grad():
+            gen = model.generate(
+                **enc, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, pad_token_id=pad_id
+            )
+        if not seq2seq:
+            gen = gen[:, enc["input_ids"].shape[1]:]
+        out.extend(s.strip() for s in tok.batch_decode(gen, skip_special_tokens=True))
+    return out
+
+
+# ---------------------------------------------------------------- annotation of a dataset
+
+def training_passages(data) -> list:
+    """The distinct pids of ``data.qrels("train")``, in order of first appearance."""
+    return list(pd.unique(data.qrels("train")["pid"]))
+
+
+def annotate(data, method: str, n_pairs: int, seed: int, **options) -> pd.DataFrame:
+    """``n_pairs`` annotated pairs (qid, pid, query, method, positive) made by ``method``.
+
+    ``positive`` is the positive's text as the method made it (ICT removes the query sentence,
+    crop takes a span; otherwise the corpus passage).
+
+    ``human``: the first ``n_pairs`` rows of ``data.subset``, with their questions and qids.
+    ``noisy_human`` (option ``rate``): the same with noisy positives (column ``noisy``).
+    Other methods draw ``n_pairs`` training passages (seeded order, without replacement) and make
+    one query each, with qids ``f"{method}-{seed}-{i}"``. Options are passed on to the method
+    (``keywords`` also takes a precomputed ``idf``; ``generated`` takes ``model_path`` etc.).
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown annotation method {method!r}; choose from {', '.join(METHODS)}")
+    if n_pairs < 0:
+        raise ValueError(f"n_pairs must be >= 0, got {n_pairs}")
+    if method in ("human", "noisy_human"):
+        out = human_pairs(data, n_pairs)
+        if method == "noisy_human":
+            if "rate" not in options:
+                raise ValueError("method 'noisy_human' needs the option rate (fraction of noisy positives)")
+            rng = np.random.default_rng([seed, 1])
+            out = noisy_pairs(out, training_passages(data), options["rate"], rng)
+        out["method"] = method
+        text_of = dict(zip(data.corpus["pid"], data.corpus["text"]))
+        out["positive"] = [text_of[p] for p in out["pid"]]
+        return out[PAIR_COLUMNS + ["positive"] + (["noisy"] if method == "noisy_human" else [])]
+
+    pool = training_passages(data)
+    if n_pairs > len(pool):
+        raise ValueError(f"asked for {n_pairs:,} pairs, but there are only {len(pool):,} training passages")
+    order = np.random.default_rng([seed, 0]).permutation(len(pool))[:n_pairs]
+    pids = [pool[i] for i in order]
+    corpus = data.corpus
+    text_of = dict(zip(corpus["pid"], corpus["text"]))
+    passages = [text_of[p] for p in pids]
+    rng = np.random.default_rng([seed, 2])
+
+    if method == "ict":
+        made = [ict(p, rng, **options) for p in passages]
+    elif method == "crop":
+        made = [crop(p, rng, **options) for p in passages]
+    elif method == "keywords":
+        opts = dict(options)
+        idf = opts.pop("idf", None)
+        if idf is None:
+            idf = idf_table(corpus["text"])
+        made = [keywords(p, idf, rng=rng, **opts) for p in passages]
+    else:  # generated
+        opts = dict(options)
+        model_path = opts.pop("model_path", None)
+        made = [(q, p) for q, p in zip(generate_queries(passages, model_path, seed=seed, **opts), passages)]
+    return pd.DataFrame(
+        {
+            "qid": [f"{method}-{seed}-{i}" for i in range(n_pairs)],
+            "pid": pd.Series(pids, dtype=corpus["pid"].dtype),
+            "query": [q for q, _ in made],
+            "method": method,
+            "positive": [p for _, p in made],
+        },
+        columns=PAIR_COLUMNS + ["positive"],
+    )
+
+
+def write_pairs(frame: pd.DataFrame, path) -> None:
+    """Write annotated pairs as parquet, atomically."""
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def read_pairs(path) -> pd.DataFrame:
+    return pd.read_parquet(path)

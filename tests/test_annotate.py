@@ -1,0 +1,286 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from drscaling import annotate as an
+
+S1, S2, S3 = "The cat sat on the mat.", "It was a sunny day!", "Why did the dog bark?"
+PASSAGE = f"{S1} {S2} {S3}"
+
+
+# ---------------------------------------------------------------- ICT
+
+def test_sentence_splitter():
+    assert an.split_sentences(PASSAGE) == [S1, S2, S3]
+    assert an.split_sentences("价格是3.5元。天气很好！你好吗？") == ["价格是3.5元。", "天气很好！", "你好吗？"]
+    assert an.split_sentences("Pi is 3.14 roughly") == ["Pi is 3.14 roughly"]
+
+
+def test_ict_removes_or_keeps_the_sentence():
+    seen = set()
+    for seed in range(30):
+        q, pos = an.ict(PASSAGE, np.random.default_rng(seed), keep_sentence_prob=0)
+        assert q in (S1, S2, S3)
+        assert q not in pos
+        others = [s for s in (S1, S2, S3) if s != q]
+        assert pos == " ".join(others)
+        seen.add(q)
+        q, pos = an.ict(PASSAGE, np.random.default_rng(seed), keep_sentence_prob=1)
+        assert q in (S1, S2, S3) and q in pos and pos == PASSAGE
+    assert seen == {S1, S2, S3}
+
+
+def test_ict_single_sentence():
+    q, pos = an.ict("Only one sentence here.", 0, keep_sentence_prob=0)
+    assert q == "Only one sentence here." and pos == "Only one sentence here."
+
+
+# ---------------------------------------------------------------- crop
+
+def _is_span(part, whole):
+    n = len(part)
+    return any(whole[i:i + n] == part for i in range(len(whole) - n + 1))
+
+
+def test_crops_are_spans_within_ratio_bounds():
+    words = [f"w{i}" for i in range(40)]
+    text = " ".join(words)
+    for seed in range(30):
+        q, pos = an.crop(text, np.random.default_rng(seed), min_ratio=0.1, max_ratio=0.5)
+        for c in (q, pos):
+            w = c.split()
+            assert _is_span(w, words)
+            assert 4 <= len(w) <= 20
+    # at least one word even for a tiny passage
+    for seed in range(5):
+        q, pos = an.crop("hello world", seed, min_ratio=0.1, max_ratio=0.2)
+        assert q in ("hello", "world") and pos in ("hello", "world")
+
+
+def test_crop_chinese_by_characters():
+    text = "今天天气很好我们去公园散步吧然后回家吃饭"
+    for seed in range(10):
+        q, pos = an.crop(text, seed, min_ratio=0.2, max_ratio=0.5)
+        for c in (q, pos):
+            assert c in text
+            assert math.ceil(0.2 * len(text)) <= len(c) <= math.floor(0.5 * len(text))
+
+
+# ---------------------------------------------------------------- keywords
+
+def test_keywords_are_top_tfidf_terms():
+    corpus = ["apple banana cherry", "banana cherry date", "cherry date elder", "cherry fig"]
+    idf = an.idf_table(corpus)
+    # N=4: df(apple)=1, df(banana)=2, df(cherry)=4
+    assert idf["apple"] == pytest.approx(math.log(5 / 2) + 1)
+    assert idf["cherry"] == pytest.approx(1.0)
+    q, pos = an.keywords("Apple banana cherry", idf, k=1)
+    assert q == "apple" and pos == "Apple banana cherry"
+    q, _ = an.keywords("Apple banana cherry", idf, k=2)
+    assert q == "apple banana"
+    # term frequency counts: cherry x4 (4*1.0=4) beats banana x1 (log(5/3)+1 ~ 1.51)
+    q, _ = an.keywords("banana cherry cherry cherry cherry", idf, k=1)
+    assert q == "cherry"
+    # every keyword comes from the passage; ties broken by first occurrence
+    q, _ = an.keywords("date banana", idf, k=5)
+    assert q == "date banana"
+    assert set(q.split()) <= set(an.terms("date banana"))
+
+
+# ---------------------------------------------------------------- noise
+
+def _pairs(n=100):
+    return pd.DataFrame({"qid": [f"q{i}" for i in range(n)], "pid": [f"p{i % 50}" for i in range(n)]})
+
+
+def test_noise_replaces_exact_fraction():
+    pairs = _pairs()
+    ids = [f"p{i}" for i in range(50)]
+    out = an.noisy_pairs(pairs, ids, 0.3, np.random.default_rng(0))
+    changed = out["pid"] != pairs["pid"]
+    assert changed.sum() == 30 and out["noisy"].sum() == 30
+    assert (changed == out["noisy"]).all()
+    assert set(out["pid"]) <= set(ids)
+    assert list(out["qid"]) == list(pairs["qid"])
+    out0 = an.noisy_pairs(pairs, ids, 0.0, 0)
+    assert (out0["pid"] == pairs["pid"]).all() and not out0["noisy"].any()
+    out1 = an.noisy_pairs(pairs, ids, 1.0, 0)
+    assert (out1["pid"] != pairs["pid"]).all()
+
+
+# ---------------------------------------------------------------- determinism
+
+def test_methods_deterministic_by_seed():
+    text = " ".join(f"Sentence number {i} has words {i * 7} here." for i in range(12))
+    for f in (lambda r: an.ict(text, r, keep_sentence_prob=0.5), lambda r: an.crop(text, r)):
+        a = [f(np.random.default_rng(1)) for _ in range(3)]
+        b = [f(np.random.default_rng(1)) for _ in range(3)]
+        assert a == b
+        runs = {tuple(f(np.random.default_rng(s)) for _ in range(1)) for s in range(10)}
+        assert len(runs) > 1
+    pairs, ids = _pairs(), [f"p{i}" for i in range(50)]
+    a, b = an.noisy_pairs(pairs, ids, 0.3, 5), an.noisy_pairs(pairs, ids, 0.3, 5)
+    assert a.equals(b)
+    assert not a.equals(an.noisy_pairs(pairs, ids, 0.3, 6))
+
+
+# ---------------------------------------------------------------- annotate on a fake dataset
+
+class FakeData:
+    def __init__(self, n_passages=30):
+        words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+        self.corpus = pd.DataFrame(
+            {
+                "pid": [f"d{i}" for i in range(n_passages)],
+                "text": [
+                    f"Passage {i} talks about {words[i % 12]} and {words[(i * 5) % 12]}. "
+                    f"It also says {words[(i + 3) % 12]} {i}! Finally {words[(i * 7) % 12]} ends it."
+                    for i in range(n_passages)
+                ],
+                "group": None,
+            }
+        )
+        # training positives: d0..d19 (d20.. are test passages); d0..d3 have two questions
+        train = [(f"q{i}", f"d{i}") for i in range(20)] + [(f"q{20 + i}", f"d{i}") for i in range(4)]
+        test = [(f"t{i}", f"d{20 + i}") for i in range(10)]
+        self._qrels = pd.DataFrame(
+            [("train", q, p) for q, p in train] + [("test", q, p) for q, p in test], columns=["split", "qid", "pid"]
+        )
+        self._queries = pd.DataFrame(
+            [(s, q, f"question {q}?") for s, q, _ in self._qrels.itertuples(index=False)],
+            columns=["split", "qid", "text"],
+        )
+
+    def queries(self, split):
+        return self._queries[self._queries["split"] == split].reset_index(drop=True)
+
+    def qrels(self, split):
+        return self._qrels[self._qrels["split"] == split].reset_index(drop=True)
+
+    def subset(self, size):
+        order = self.qrels("train").iloc[::-1].reset_index(drop=True)
+        if size > len(order):
+            raise ValueError(f"asked for {size:,} training pairs, but there are {len(order):,}")
+        return order.iloc[:size][["qid", "pid"]].reset_index(drop=True)
+
+
+TRAIN_PIDS = {f"d{i}" for i in range(20)}
+
+
+@pytest.mark.parametrize("method,opts", [
+    ("human", {}), ("noisy_human", {"rate": 0.5}), ("ict", {}), ("crop", {}), ("keywords", {"k": 3}),
+])
+def test_annotate_each_method(method, opts, tmp_path):
+    data = FakeData()
+    out = an.annotate(data, method, 10, seed=3, **opts)
+    assert len(out) == 10
+    assert list(out.columns[:4]) == an.PAIR_COLUMNS
+    assert set(out["pid"]) <= TRAIN_PIDS
+    assert (out["method"] == method).all()
+    assert out["query"].map(lambda s: isinstance(s, str) and len(s) > 0).all()
+    again = an.annotate(data, method, 10, seed=3, **opts)
+    pd.testing.assert_frame_equal(out, again)
+    if method in ("human", "noisy_human"):
+        assert list(out["qid"]) == list(data.subset(10)["qid"])
+        assert list(out["query"]) == [f"question {q}?" for q in out["qid"]]
+        if method == "noisy_human":
+            assert out["noisy"].sum() == 5
+            assert (out["pid"] != data.subset(10)["pid"]).sum() == 5
+    else:
+        assert list(out["qid"]) == [f"{method}-3-{i}" for i in range(10)]
+        assert out["pid"].is_unique
+        other = an.annotate(data, method, 10, seed=4, **opts)
+        assert list(other["pid"]) != list(out["pid"])
+        all20 = an.annotate(data, method, 20, seed=3, **opts)
+        assert set(all20["pid"]) == TRAIN_PIDS
+        with pytest.raises(ValueError, match="20"):
+            an.annotate(data, method, 21, seed=3, **opts)
+    path = tmp_path / "sub" / f"{method}.parquet"
+    an.write_pairs(out, path)
+    pd.testing.assert_frame_equal(an.read_pairs(path), out)
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_annotate_errors():
+    data = FakeData()
+    with pytest.raises(ValueError, match="unknown"):
+        an.annotate(data, "magic", 5, 0)
+    with pytest.raises(ValueError, match="rate"):
+        an.annotate(data, "noisy_human", 5, 0)
+    with pytest.raises(ValueError, match="24"):
+        an.annotate(data, "human", 25, 0)
+
+
+# ---------------------------------------------------------------- query generation plumbing
+
+SENTENCES = [
+    "what is the capital of france",
+    "the cat sat on the mat",
+    "paris is the capital of france",
+    "dogs bark at night and cats sleep",
+    "how many people live in paris",
+]
+
+
+def _tokenizer(special):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(SENTENCES + ["Passage : Query"], trainers.WordLevelTrainer(special_tokens=special))
+    return tok
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory):
+    import torch
+    from tokenizers import processors
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+    root = tmp_path_factory.mktemp("generators")
+    torch.manual_seed(0)
+
+    raw = _tokenizer(["<pad>", "</s>", "<unk>"])
+    raw.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    t5_tok = PreTrainedTokenizerFast(tokenizer_object=raw, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+    cfg = T5Config(
+        vocab_size=len(t5_tok), d_model=16, d_ff=32, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=8,
+        pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+    )
+    T5ForConditionalGeneration(cfg).save_pretrained(root / "t5")
+    t5_tok.save_pretrained(root / "t5")
+
+    raw = _tokenizer(["<|endoftext|>", "<unk>"])
+    gpt_tok = PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<|endoftext|>", unk_token="<unk>")
+    cfg = GPT2Config(vocab_size=len(gpt_tok), n_layer=1, n_embd=16, n_head=2, n_positions=128,
+                     bos_token_id=0, eos_token_id=0)
+    GPT2LMHeadModel(cfg).save_pretrained(root / "gpt2")
+    gpt_tok.save_pretrained(root / "gpt2")
+    return root
+
+
+@pytest.mark.parametrize("kind", ["t5", "gpt2"])
+def test_generate_queries_plumbing(tiny_models, kind):
+    passages = SENTENCES + ["an unseen word zebra appears"]
+    a = an.generate_queries(passages, tiny_models / kind, max_new_tokens=5, batch_size=4)
+    b = an.generate_queries(passages, tiny_models / kind, max_new_tokens=5, batch_size=4)
+    assert len(a) == len(passages) and all(isinstance(q, str) for q in a)
+    assert a == b
+
+
+def test_annotate_generated(tiny_models):
+    data = FakeData()
+    out = an.annotate(data, "generated", 6, seed=1, model_path=tiny_models / "gpt2", max_new_tokens=4)
+    assert len(out) == 6 and set(out["pid"]) <= TRAIN_PIDS
+    assert (out["method"] == "generated").all()
+
+
+def test_missing_model_raises(tmp_path):
+    for path in (None, tmp_path / "nope"):
+        with pytest.raises(an.ModelNotAvailableError, match="doc2query-t5-base-msmarco"):
+            an.generate_queries(["a passage"], path)
+    with pytest.raises(an.ModelNotAvailableError, match="skipped"):
+        an.annotate(FakeData(), "generated", 3, seed=0, model_path=None)
