@@ -145,19 +145,19 @@ class FakeData:
         # training positives: d0..d19 (d20.. are test passages); d0..d3 have two questions
         train = [(f"q{i}", f"d{i}") for i in range(20)] + [(f"q{20 + i}", f"d{i}") for i in range(4)]
         test = [(f"t{i}", f"d{20 + i}") for i in range(10)]
-        self._qrels = pd.DataFrame(
+        self.all_qrels = pd.DataFrame(
             [("train", q, p) for q, p in train] + [("test", q, p) for q, p in test], columns=["split", "qid", "pid"]
         )
-        self._queries = pd.DataFrame(
-            [(s, q, f"question {q}?") for s, q, _ in self._qrels.itertuples(index=False)],
+        self.all_queries = pd.DataFrame(
+            [(s, q, f"question {q}?") for s, q, _ in self.all_qrels.itertuples(index=False)],
             columns=["split", "qid", "text"],
         )
 
     def queries(self, split):
-        return self._queries[self._queries["split"] == split].reset_index(drop=True)
+        return self.all_queries[self.all_queries["split"] == split].reset_index(drop=True)
 
     def qrels(self, split):
-        return self._qrels[self._qrels["split"] == split].reset_index(drop=True)
+        return self.all_qrels[self.all_qrels["split"] == split].reset_index(drop=True)
 
     def subset(self, size):
         order = self.qrels("train").iloc[::-1].reset_index(drop=True)

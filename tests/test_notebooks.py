@@ -50,7 +50,7 @@ REQUIRED_COLUMNS = ["run_id", "annotation", "model", "layers", "hidden", "n_para
                     "cll_validation", "mrr_at_10", "ndcg_at_10", "recall_at_100", "steps", "train_seconds", "status"]
 
 
-def test_notebooks_01_to_03_on_smoke(shared_squad):
+def test_notebooks_01_to_06_on_smoke(shared_squad):
     profile = load_profile("smoke")
     executed = run_notebook("01_prepare_data", "smoke")
     assert executed == profile.outputs_dir / "notebooks" / "01_prepare_data.ipynb"

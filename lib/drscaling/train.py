@@ -187,9 +187,11 @@ class Evaluator:
         self.positive_index = inverse[: len(positive_rows)]
         self.draws = inverse[len(positive_rows):].reshape(np.asarray(draws).shape)
 
-    def __call__(self, model: DualEncoder, device, passage_emb: torch.Tensor | None = None) -> np.ndarray:
-        """Per-pair CLL; ``passage_emb`` (all corpus rows) avoids encoding passages again."""
-        q = encode(model, self.query_tokens, self.query_rows, device=device)
+    def __call__(self, model: DualEncoder, device, passage_emb: torch.Tensor | None = None,
+                 query_emb: torch.Tensor | None = None) -> np.ndarray:
+        """Per-pair CLL; ``passage_emb`` (all corpus rows) and ``query_emb`` (this evaluator's
+        query rows, in order) avoid encoding them again."""
+        q = query_emb if query_emb is not None else encode(model, self.query_tokens, self.query_rows, device=device)
         p = passage_emb[torch.from_numpy(self.passages)] if passage_emb is not None else \
             encode(model, self.passage_tokens, self.passages, device=device)
         return cll_from_draws(q, p[torch.from_numpy(self.positive_index)], p, self.draws)
@@ -298,7 +300,7 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
     else:
         tokenizer, tok_name = data.tokenizer(), "wordpiece"
     corpus_row = {p: i for i, p in enumerate(data.corpus["pid"])}
-    queries = data._queries
+    queries = data.all_queries
     query_row = {q: i for i, q in enumerate(queries["qid"])}
     passage_tokens = cached_tokens(data, "passages", data.corpus["text"].tolist(), tokenizer, tok_name, cfg.max_passage_length)
     query_tokens = cached_tokens(data, "queries", queries["text"].tolist(), tokenizer, tok_name, cfg.max_query_length)
@@ -392,29 +394,32 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
     eval_started = time.time()
     best = DualEncoder.load(run_dir / "best", device)
     result.update(n_params=count_nonembedding_params(best), n_params_paper_code=count_params_as_paper_code(best))
+    # every corpus passage and every evaluated query is encoded once, then reused
     passage_emb = encode(best, passage_tokens, device=device, desc="encode corpus")
+    query_emb = {}
     for split in ("test", "validation"):
+        rows = data.all_queries.index[data.all_queries["split"] == split].to_numpy()
+        query_emb[split] = dict(zip(data.all_queries["qid"].to_numpy()[rows], encode(best, query_tokens, rows, device=device)))
         q_pairs = data.qrels(split)
         ev = Evaluator(query_tokens, np.array([query_row[q] for q in q_pairs["qid"]]),
                        np.array([corpus_row[p] for p in q_pairs["pid"]]), passage_tokens, data.cll_negatives(split))
-        values = ev(best, device, passage_emb)
+        values = ev(best, device, passage_emb, torch.stack([query_emb[split][q] for q in q_pairs["qid"]]))
         with atomic_path(run_dir / f"cll_{split}.npy") as tmp:
             with open(tmp, "wb") as f:
                 np.save(f, values)
         result[f"cll_{split}"] = float(values.mean())
-    result.update(ranking_metrics(best, data, query_tokens, query_row, passage_emb, device))
+    result.update(ranking_metrics(data, query_emb["test"], passage_emb))
     result["eval_seconds"] = round(time.time() - eval_started, 1)
     return result
 
 
-def ranking_metrics(model, data, query_tokens: Tokens, query_row: dict, passage_emb: torch.Tensor, device) -> dict:
-    """MRR@10, nDCG@10, Recall@10/100 of the test queries over the whole corpus."""
+def ranking_metrics(data, test_query_emb: dict, passage_emb: torch.Tensor) -> dict:
+    """MRR@10, nDCG@10, Recall@10/100 of the test queries (qid -> embedding) over the whole corpus."""
     from .ranking import evaluate_ranking
 
-    test_queries = data.queries("test")
-    q_emb = encode(model, query_tokens, np.array([query_row[q] for q in test_queries["qid"]]), device=device)
-    metrics = evaluate_ranking(q_emb, test_queries["qid"].tolist(), passage_emb, data.corpus["pid"].tolist(),
-                               data.qrels("test"), k=100)
+    qids = data.queries("test")["qid"].tolist()
+    metrics = evaluate_ranking(torch.stack([test_query_emb[q] for q in qids]), qids, passage_emb,
+                               data.corpus["pid"].tolist(), data.qrels("test"), k=100)
     return {k: v for k, v in metrics.items() if k != "n_queries"}
 
 

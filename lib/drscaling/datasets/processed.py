@@ -218,19 +218,21 @@ class ProcessedData:
         return pd.read_parquet(self.dir / "corpus.parquet")
 
     @cached_property
-    def _queries(self) -> pd.DataFrame:
+    def all_queries(self) -> pd.DataFrame:
+        """Every split's queries (split, qid, text); a query's row here is its token-cache row."""
         return pd.read_parquet(self.dir / "queries.parquet")
 
     @cached_property
-    def _qrels(self) -> pd.DataFrame:
+    def all_qrels(self) -> pd.DataFrame:
+        """Every split's pairs (split, qid, pid)."""
         return pd.read_parquet(self.dir / "qrels.parquet")
 
     def queries(self, split: str) -> pd.DataFrame:
-        return self._queries[self._queries["split"] == split].reset_index(drop=True)
+        return self.all_queries[self.all_queries["split"] == split].reset_index(drop=True)
 
     def qrels(self, split: str) -> pd.DataFrame:
         """The split's evaluated pairs (qid, pid), in the order of its stored negatives."""
-        return self._qrels[self._qrels["split"] == split].reset_index(drop=True)
+        return self.all_qrels[self.all_qrels["split"] == split].reset_index(drop=True)
 
     @cached_property
     def train_order(self) -> pd.DataFrame:

@@ -33,8 +33,8 @@ def length_frame(data, tokenizer=None) -> pd.DataFrame:
     """One row per text: kind (query / passage), split (a passage's is the split it is a
     positive of, or 'other'), characters, whitespace words and, with a tokenizer, tokens
     (without [CLS]/[SEP])."""
-    queries = data._queries.assign(kind="query")[["kind", "split", "text"]]
-    owner = data._qrels.drop_duplicates("pid").set_index("pid")["split"]
+    queries = data.all_queries.assign(kind="query")[["kind", "split", "text"]]
+    owner = data.all_qrels.drop_duplicates("pid").set_index("pid")["split"]
     passages = data.corpus.assign(kind="passage", split=data.corpus["pid"].map(owner).fillna("other"))
     frame = pd.concat([queries, passages[["kind", "split", "text"]]], ignore_index=True)
     frame["chars"] = frame["text"].str.len()
