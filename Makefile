@@ -69,6 +69,7 @@ endef
 $(eval $(call stage,01_prepare_data,$(DRSCALING_DATA)/processed/$(DATASET)/manifest.json))
 $(eval $(call stage,02_train_grid,$(OUT)/runs/grid.json))
 $(eval $(call stage,03_evaluate,$(OUT)/results.csv))
+$(eval $(call stage,04_annotation_quality,$(OUT)/annotation.json))
 $(eval $(call stage,05_fit_scaling_laws,$(OUT)/fits.json))
 $(eval $(call stage,06_budget_allocation,$(OUT)/budget.json))
 

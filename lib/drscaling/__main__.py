@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="an existing Ray cluster ('auto', 'ray://host:10001'); default: the profile's, else start one")
     grid.add_argument("--gpus-per-run", type=float, default=None, help="default: the profile's grid.gpus_per_run")
     grid.add_argument("--dry-run", action="store_true", help="list the planned runs and whether they are done")
+    grid.add_argument("--sweeps", default="model_size,data_size,joint",
+                      help="comma-separated sweeps to run (default: %(default)s; 'annotation' is notebook 04's)")
     args = parser.parse_args(argv)
 
     from .config import ConfigError
@@ -52,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
 
             try:
                 rc = cli(args.profile, executor=args.executor, ray_address=args.ray_address,
-                         gpus_per_run=args.gpus_per_run, dry_run=args.dry_run)
-            except RunFolderError as e:
+                         gpus_per_run=args.gpus_per_run, dry_run=args.dry_run,
+                         sweeps=[x.strip() for x in args.sweeps.split(",") if x.strip()])
+            except (RunFolderError, ValueError) as e:
                 raise ConfigError(str(e)) from None
             if rc:
                 return rc

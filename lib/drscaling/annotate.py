@@ -23,9 +23,20 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .fileio import atomic_path
+from .fileio import atomic_path, sha256_json
 
 METHODS = ("human", "noisy_human", "ict", "crop", "keywords", "generated")
+# The options each method takes (a profile's annotation_methods entries are checked against
+# these) and the ones it cannot do without.
+OPTIONS = {
+    "human": (),
+    "noisy_human": ("rate",),
+    "ict": ("keep_sentence_prob",),
+    "crop": ("min_ratio", "max_ratio"),
+    "keywords": ("k",),
+    "generated": ("model_path", "max_new_tokens", "batch_size"),
+}
+REQUIRED = {"noisy_human": ("rate",), "generated": ("model_path",)}
 PAIR_COLUMNS = ["qid", "pid", "query", "method"]
 SUGGESTED_GENERATOR = "castorini/doc2query-t5-base-msmarco"
 
@@ -217,20 +228,21 @@ def generate_queries(
     Seq2seq models (``config.is_encoder_decoder``) read the passage; causal models read
     ``"Passage: {p}\\nQuery:"`` and only the new tokens are kept.
     """
-    if model_path is None or not Path(model_path).exists():
-        raise ModelNotAvailableError(
-            f"query-generation model not found at {model_path!r}; the 'generated' annotation method is "
-            f"skipped. Download e.g. {SUGGESTED_GENERATOR} (its files, saved with save_pretrained) and "
-            f"pass its folder as model_path."
-        )
+    ok, why = model_available("generated", {"model_path": model_path})
+    if not ok:
+        raise ModelNotAvailableError(why)
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
     torch.manual_seed(seed)
-    config = AutoConfig.from_pretrained(model_path)
-    tok = AutoTokenizer.from_pretrained(model_path)
-    seq2seq = bool(getattr(config, "is_encoder_decoder", False))
-    model = (AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM).from_pretrained(model_path)
+    try:
+        config = AutoConfig.from_pretrained(model_path)
+        tok = AutoTokenizer.from_pretrained(model_path)
+        seq2seq = bool(getattr(config, "is_encoder_decoder", False))
+        model = (AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM).from_pretrained(model_path)
+    except OSError as e:  # a hub id that cannot be fetched (offline) or an incomplete folder
+        raise ModelNotAvailableError(f"query-generation model {model_path!r} could not be loaded ({e}); "
+                                     f"the 'generated' annotation method is skipped") from None
     model.eval()
     if tok.pad_token is None:
         if tok.eos_token is None:
@@ -325,6 +337,84 @@ def annotate(data, method: str, n_pairs: int, seed: int, **options) -> pd.DataFr
         },
         columns=PAIR_COLUMNS + ["positive"],
     )
+
+
+# ---------------------------------------------------------------- methods as settings
+
+def check_method(method: str, options: dict, where: str = "annotation") -> None:
+    """Raise ValueError naming ``where`` if ``method`` is unknown or its options are not its own."""
+    if method not in METHODS:
+        raise ValueError(f"{where}: unknown annotation method {method!r}; choose from {', '.join(METHODS)}")
+    unknown = sorted(set(options) - set(OPTIONS[method]))
+    if unknown:
+        allowed = ", ".join(OPTIONS[method]) or "none"
+        raise ValueError(f"{where}: method {method!r} takes no option(s) {unknown} (its options: {allowed})")
+    missing = [k for k in REQUIRED.get(method, ()) if k not in options]
+    if missing:
+        raise ValueError(f"{where}: method {method!r} needs the option(s) {missing}")
+    if method == "noisy_human":
+        rate = options["rate"]
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+            raise ValueError(f"{where}: rate: expected a fraction in [0, 1], got {rate!r}")
+
+
+def method_label(method: str, options: dict | None = None) -> str:
+    """A short readable name: the method, and for ``noisy_human`` its rate (``noisy_human-0.3``),
+    for ``generated`` its model's last path component. Other options do not show in the label
+    (run ids still differ through their digest)."""
+    if method == "noisy_human" and options and "rate" in options:
+        return f"noisy_human-{float(options['rate']):g}"
+    if method == "generated" and options and options.get("model_path"):
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(options["model_path"]).rstrip("/\\").replace("\\", "/")
+                      .rsplit("/", 1)[-1]).strip("._-")
+        return f"generated-{name[:40]}" if name else method
+    return method
+
+
+def model_available(method: str, options: dict) -> tuple[bool, str]:
+    """(True, "") unless the method needs a model that is not on this machine."""
+    if method != "generated":
+        return True, ""
+    path = options.get("model_path")
+    hint = f"(e.g. {SUGGESTED_GENERATOR}: a hub id, or its folder saved with save_pretrained; set model_path)"
+    if path is None:
+        return False, f"the 'generated' method is skipped: no model_path {hint}"
+    if Path(path).exists():
+        return True, ""
+    if _looks_like_hub_id(str(path)):
+        try:  # from the local cache, or downloaded where there is a network
+            from transformers import AutoConfig
+
+            AutoConfig.from_pretrained(str(path))
+            return True, ""
+        except OSError as e:
+            return False, f"the 'generated' method is skipped: {path!r} is not here and could not be fetched ({e})"
+    return False, f"the 'generated' method is skipped: no query-generation model at {path!r} {hint}"
+
+
+def _looks_like_hub_id(text: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", text))
+
+
+def pairs_path(data, method: str, n_pairs: int, seed: int, options: dict | None = None) -> Path:
+    """Where :func:`stored_pairs` keeps a method's pairs: beside the prepared data, so they go
+    with it when it is prepared again; the name carries a digest of method and options."""
+    options = dict(options or {})
+    key = sha256_json({"method": method, "options": options, "n_pairs": n_pairs, "seed": seed,
+                       "data_key": data.manifest["key"]})[:10]
+    return Path(data.dir) / "annotations" / f"{method_label(method, options)}-D{n_pairs}-s{seed}-{key}.parquet"
+
+
+def stored_pairs(data, method: str, n_pairs: int, seed: int, options: dict | None = None) -> pd.DataFrame:
+    """:func:`annotate`'s pairs, made once and then read back from :func:`pairs_path`."""
+    options = dict(options or {})
+    check_method(method, options)
+    path = pairs_path(data, method, n_pairs, seed, options)
+    if path.is_file():
+        return read_pairs(path)
+    frame = annotate(data, method, n_pairs, seed, **options)
+    write_pairs(frame, path)
+    return frame
 
 
 def write_pairs(frame: pd.DataFrame, path) -> None:

@@ -115,6 +115,12 @@ class GridConfig:
     # joint (N, D) grid: every shape x every D
     joint_shapes: tuple[dict, ...] = ()
     joint_n_train: tuple[int, ...] = ()
+    # annotation-quality study (notebook 04): one shape trained at every D of annotation_n_train
+    # on the pairs of each method ({method: ict, keep_sentence_prob: 0.1}, {method: noisy_human,
+    # rate: 0.3}, ...; see drscaling.annotate). Its runs are planned with sweeps=("annotation",).
+    annotation_shape: dict | None = None  # null: data_size_shape
+    annotation_n_train: tuple[int, ...] = ()
+    annotation_methods: tuple[dict, ...] = ()
     executor: str = "local"  # local | ray
     ray_address: str | None = None  # an existing cluster ("auto", "ray://host:10001"); null: start one
     gpus_per_run: float = 1.0  # where the cluster has GPUs

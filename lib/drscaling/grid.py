@@ -44,7 +44,8 @@ from .config import ConfigError, Profile, TrainingConfig, from_dict
 from .fileio import read_json, sha256_json, write_json
 
 FORMAT_VERSION = 1
-SWEEPS = ("model_size", "data_size", "joint")
+SWEEPS = ("model_size", "data_size", "joint", "annotation")
+MAIN_SWEEPS = SWEEPS[:3]  # the laws' grid (notebook 02); "annotation" is notebook 04's
 DONE_STATUSES = ("ok", "not_learning", "nan_loss")  # what the trainer may return
 FAILED = "failed"
 SPEC_FILE, RESULT_FILE, ERROR_FILE = "spec.json", "result.json", "error.json"
@@ -81,11 +82,12 @@ class RunSpec:
     profile: str
     dataset: str  # the processed data folder name
     data_key: str  # the manifest's "key": ties the run to the exact prepared data
-    annotation: str
+    annotation: str  # the method (drscaling.annotate.METHODS)
     model: dict
     n_train: int
     seed: int
     training: dict = field(default_factory=dict)
+    annotation_options: dict = field(default_factory=dict)  # e.g. {"rate": 0.3} for noisy_human
 
     def __post_init__(self):
         if not isinstance(self.model, dict) or not (
@@ -97,12 +99,17 @@ class RunSpec:
         for name in ("n_train", "seed"):
             if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
                 raise ValueError(f"RunSpec.{name}: expected an int, got {getattr(self, name)!r}")
+        if not isinstance(self.annotation_options, dict):
+            raise ValueError(f"RunSpec.annotation_options: expected a mapping, got {self.annotation_options!r}")
         # Own copies, so that a caller's later edit of its dicts cannot change the spec.
-        object.__setattr__(self, "model", json.loads(json.dumps(self.model)))
-        object.__setattr__(self, "training", json.loads(json.dumps(self.training)))
+        for name in ("model", "training", "annotation_options"):
+            object.__setattr__(self, name, json.loads(json.dumps(getattr(self, name))))
 
     def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if not d["annotation_options"]:  # absent when empty: ids of runs planned before it existed hold
+            del d["annotation_options"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunSpec":
@@ -129,8 +136,15 @@ class RunSpec:
         return sha256_json(d)
 
     @property
+    def annotation_label(self) -> str:
+        """The method, and the noise rate of noisy_human (``noisy_human-0.3``)."""
+        from .annotate import method_label
+
+        return method_label(self.annotation, self.annotation_options)
+
+    @property
     def run_id(self) -> str:
-        return f"{self.annotation}-{self.model_name}-D{self.n_train}-s{self.seed}-{self.digest[:10]}"
+        return f"{self.annotation_label}-{self.model_name}-D{self.n_train}-s{self.seed}-{self.digest[:10]}"
 
 
 @dataclass(frozen=True)
@@ -195,14 +209,42 @@ def _sizes(values: Iterable, where: str, available: tuple[int, ...]) -> list[int
     return out
 
 
-def plan_grid(profile: Profile, data_key: str) -> list[PlannedRun]:
+def _annotation_methods(g, where: str) -> list[tuple[str, dict]]:
+    """The grid's annotation_methods as (method, options), checked."""
+    from .annotate import check_method, method_label
+
+    out, labels = [], {}
+    for i, entry in enumerate(g.annotation_methods):
+        at = f"{where}.annotation_methods[{i}]"
+        if not isinstance(entry, dict) or "method" not in entry:
+            raise ConfigError(f"{at}: expected a mapping with a method key (and its options), got {entry!r}")
+        options = {k: v for k, v in entry.items() if k != "method"}
+        try:
+            check_method(entry["method"], options, at)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        label = method_label(entry["method"], options)
+        if label in labels and labels[label] != options:
+            raise ConfigError(f"{at}: a second {label!r} with other options; two settings of one method "
+                              f"would share a label in tables and figures")
+        labels[label] = options
+        out.append((entry["method"], options))
+    return out
+
+
+def plan_grid(profile: Profile, data_key: str, sweeps: Iterable[str] = MAIN_SWEEPS) -> list[PlannedRun]:
     """Expand the profile's grid into runs: the model-size sweep (every shape at one D), the
-    data-size sweep (one shape at every D), the joint grid (shapes x D), for every seed. A
-    spec that appears in several sweeps is one run carrying every sweep's tag. Order: seed,
-    then sweep, then the order of the profile's lists."""
+    data-size sweep (one shape at every D), the joint grid (shapes x D), and, when ``sweeps``
+    names it, the annotation sweep (one shape at every D of ``annotation_n_train`` for every
+    annotation method), for every seed. A spec that appears in several sweeps is one run
+    carrying every sweep's tag. Order: seed, then sweep, then the order of the profile's lists."""
     g, sizes = profile.grid, tuple(profile.data.subset_sizes)
     where = f"{profile.path or profile.name}: grid"
     base = dataclasses.asdict(profile.training)
+    sweeps = tuple(sweeps)
+    unknown = sorted(set(sweeps) - set(SWEEPS))
+    if unknown:
+        raise ValueError(f"sweeps: unknown {unknown}; expected some of {list(SWEEPS)}")
     if not g.seeds or len(set(g.seeds)) != len(g.seeds):
         raise ConfigError(f"{where}.seeds: expected distinct integers, got {list(g.seeds)}")
 
@@ -210,33 +252,51 @@ def plan_grid(profile: Profile, data_key: str) -> list[PlannedRun]:
         if not sizes:
             raise ConfigError(f"{where}.{key}: needs data.subset_sizes, which is empty")
 
-    points: list[tuple[str, dict, int]] = []  # (sweep, shape mapping, D)
+    human = (g.annotation, {})
+    points: list[tuple[str, tuple, int, tuple]] = []  # (sweep, (shape, where), D, (method, options))
     if g.model_size_shapes:
         need_sizes("model_size_shapes")
         d = g.model_size_n_train if g.model_size_n_train is not None else sizes[-1]
         (d,) = _sizes([d], f"{where}.model_size_n_train", sizes)
-        points += [("model_size", (s, f"{where}.model_size_shapes[{i}]"), d) for i, s in enumerate(g.model_size_shapes)]
+        points += [("model_size", (s, f"{where}.model_size_shapes[{i}]"), d, human)
+                   for i, s in enumerate(g.model_size_shapes)]
     elif g.model_size_n_train is not None:
         raise ConfigError(f"{where}.model_size_n_train is set but grid.model_size_shapes is empty")
     if g.data_size_shape is not None:
         need_sizes("data_size_shape")
         ds = _sizes(g.data_size_n_train or sizes, f"{where}.data_size_n_train", sizes)
-        points += [("data_size", (g.data_size_shape, f"{where}.data_size_shape"), d) for d in ds]
+        points += [("data_size", (g.data_size_shape, f"{where}.data_size_shape"), d, human) for d in ds]
     elif g.data_size_n_train:
         raise ConfigError(f"{where}.data_size_n_train is set but grid.data_size_shape is not")
     if g.joint_shapes:
         need_sizes("joint_shapes")
         ds = _sizes(g.joint_n_train or sizes, f"{where}.joint_n_train", sizes)
-        points += [("joint", (s, f"{where}.joint_shapes[{i}]"), d) for i, s in enumerate(g.joint_shapes) for d in ds]
+        points += [("joint", (s, f"{where}.joint_shapes[{i}]"), d, human)
+                   for i, s in enumerate(g.joint_shapes) for d in ds]
     elif g.joint_n_train:
         raise ConfigError(f"{where}.joint_n_train is set but grid.joint_shapes is empty")
+    methods = _annotation_methods(g, where)
+    if methods:
+        shape = g.annotation_shape if g.annotation_shape is not None else g.data_size_shape
+        if shape is None:
+            raise ConfigError(f"{where}.annotation_methods: needs grid.annotation_shape (or grid.data_size_shape)")
+        ds = list(g.annotation_n_train)
+        if not ds or any(isinstance(d, bool) or not isinstance(d, int) or d <= 0 for d in ds) or len(set(ds)) != len(ds):
+            raise ConfigError(f"{where}.annotation_n_train: expected distinct positive integers (pairs per "
+                              f"method), got {ds}")
+        shape_where = f"{where}.annotation_shape" if g.annotation_shape is not None else f"{where}.data_size_shape"
+        points += [("annotation", (shape, shape_where), d, m) for m in methods for d in ds]
+    elif g.annotation_n_train or g.annotation_shape is not None:
+        raise ConfigError(f"{where}.annotation_n_train/annotation_shape are set but grid.annotation_methods is empty")
+    points = [p for p in points if p[0] in sweeps]
 
     runs: dict[str, tuple[RunSpec, list[str]]] = {}
     for seed in g.seeds:
-        for sweep, (shape, shape_where), d in points:
+        for sweep, (shape, shape_where), d, (method, options) in points:
             model, training = _model_and_training(shape, shape_where, base)
             spec = RunSpec(profile=profile.name, dataset=profile.dataset, data_key=data_key,
-                           annotation=g.annotation, model=model, n_train=d, seed=seed, training=training)
+                           annotation=method, model=model, n_train=d, seed=seed, training=training,
+                           annotation_options=options)
             entry = runs.setdefault(spec.run_id, (spec, []))
             if sweep not in entry[1]:
                 entry[1].append(sweep)
@@ -529,8 +589,13 @@ def _spec_columns(spec: dict) -> dict:
     model = spec.get("model", {})
     name = (_short_name(model["pretrained"]) if "pretrained" in model
             else f"L{model.get('layers')}-H{model.get('hidden')}")
+    options = spec.get("annotation_options") or {}
+    from .annotate import method_label
+
     return {
-        "annotation": spec.get("annotation"),
+        "annotation": method_label(spec.get("annotation"), options),
+        "annotation_method": spec.get("annotation"),
+        **{f"annotation.{k}": v for k, v in sorted(options.items())},
         "model": name,
         "layers": model.get("layers"),
         "hidden": model.get("hidden"),
@@ -601,15 +666,15 @@ def plan_table(profile: Profile, planned: Iterable[PlannedRun | RunSpec]):
     for p in map(_as_planned, planned):
         run_dir = root / p.run_id
         state = "done" if is_done(run_dir) else "failed" if (run_dir / ERROR_FILE).is_file() else "pending"
-        rows.append({"run_id": p.run_id, "model": p.spec.model_name, "n_train": p.spec.n_train,
-                     "seed": p.spec.seed, "sweeps": ",".join(p.sweeps), "state": state})
-    return pd.DataFrame(rows, columns=["run_id", "model", "n_train", "seed", "sweeps", "state"])
+        rows.append({"run_id": p.run_id, "annotation": p.spec.annotation_label, "model": p.spec.model_name,
+                     "n_train": p.spec.n_train, "seed": p.spec.seed, "sweeps": ",".join(p.sweeps), "state": state})
+    return pd.DataFrame(rows, columns=["run_id", "annotation", "model", "n_train", "seed", "sweeps", "state"])
 
 
 # ---------------------------------------------------------------- command line
 
 def cli(profile_name: str, executor: str | None = None, ray_address: str | None = None,
-        gpus_per_run: float | None = None, dry_run: bool = False) -> int:
+        gpus_per_run: float | None = None, dry_run: bool = False, sweeps: Iterable[str] = MAIN_SWEEPS) -> int:
     """``python -m drscaling grid``: plan (and with --dry-run only print) the profile's grid,
     run it, print a summary. Returns 1 if some run failed."""
     import sys
@@ -631,7 +696,7 @@ def cli(profile_name: str, executor: str | None = None, ray_address: str | None 
         data_key = "unprepared"
         print(f"note: {profile.processed_dir} is not prepared yet; the run ids below change once it is",
               file=sys.stderr)
-    planned = plan_grid(profile, data_key)
+    planned = plan_grid(profile, data_key, sweeps)
     if not planned:
         print(f"the grid of profile {profile.name} is empty (set grid.model_size_shapes, "
               f"grid.data_size_shape or grid.joint_shapes in {profile.path})")

@@ -142,3 +142,50 @@ def plot_joint_law(study, labels: dict, title: str):
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def plot_annotation_laws(points: pd.DataFrame, studies: dict, title: str = ""):
+    """The paper's Figure 5: test CLL against D (log-log), one colour per annotation method,
+    its runs as points and its fitted data-size law as a line (dashed outside its runs' D)."""
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    labels = list(dict.fromkeys(points["annotation"]))
+    d_all = points["n_train"].astype(float)
+    grid = np.geomspace(d_all.min() / 1.3, d_all.max() * 1.3, 200)
+    for i, label in enumerate(labels):
+        color = f"C{i % 10}"
+        frame = points[points["annotation"] == label]
+        legend = label
+        if label in studies:
+            fit = studies[label].fit
+            p = fit.params
+            inside = (grid >= frame["n_train"].min()) & (grid <= frame["n_train"].max())
+            ax.plot(grid[inside], fit.predict(grid[inside]), color=color)
+            ax.plot(grid, fit.predict(grid), color=color, ls=":", lw=0.8)
+            legend = f"{label}: ({p['B']:.3g}/D)^{p['beta']:.2f} + {p['delta']:.2f}"
+        ax.scatter(frame["n_train"], frame["cll_test"], color=color, zorder=3, label=legend)
+    ax.set(xscale="log", yscale="log", xlabel="D (training pairs)", ylabel="test CLL (human test pairs)",
+           title=title or "data-size law per annotation method")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_noise_trend(trend: pd.DataFrame):
+    """B, beta and delta of the data-size law against the noise rate, with 95% bootstrap
+    intervals (rate 0: the clean human pairs)."""
+    import numpy as np
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for ax, k in zip(axes, ("B", "beta", "delta")):
+        y = trend[k].astype(float).to_numpy()
+        lo = trend[f"{k}_low"].astype(float).to_numpy()
+        hi = trend[f"{k}_high"].astype(float).to_numpy()
+        err = np.vstack([np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)])
+        ax.errorbar(trend["noise_rate"], y, yerr=np.nan_to_num(err), fmt="o-", capsize=3)
+        ax.set(xlabel="noise rate (share of positives replaced)", ylabel=k, title=f"{k} (95% bootstrap interval)")
+        if k == "B":
+            ax.set_yscale("log")
+    fig.tight_layout()
+    return fig

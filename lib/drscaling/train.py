@@ -74,6 +74,20 @@ class Tokens:
         return ids, mask
 
 
+def stacked_batch(*parts: tuple[Tokens, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows of several token arrays (same max length) as one batch, trimmed to its longest row:
+    a batch's positives and its shared negatives go through the encoder together."""
+    if len({tokens.ids.shape[1] for tokens, _ in parts}) != 1:
+        raise ValueError("stacked_batch: the token arrays differ in max length")
+    if len(parts) == 2 and parts[0][0] is parts[1][0]:  # one source: exactly Tokens.batch
+        return parts[0][0].batch(np.concatenate([parts[0][1], parts[1][1]]))
+    width = max(int(tokens.lengths[rows].max()) for tokens, rows in parts if len(rows))
+    ids = torch.from_numpy(np.concatenate([tokens.ids[rows, :width] for tokens, rows in parts]).astype(np.int64))
+    lengths = torch.from_numpy(np.concatenate([tokens.lengths[rows] for tokens, rows in parts]))
+    mask = (torch.arange(width)[None, :] < lengths[:, None]).long()
+    return ids, mask
+
+
 def tokenize(texts: list[str], tokenizer, max_length: int, batch: int = 4096) -> Tokens:
     ids = np.zeros((len(texts), max_length), dtype=np.int32)
     lengths = np.zeros(len(texts), dtype=np.int64)
@@ -288,8 +302,6 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
     data = ProcessedData(paths.processed_dir(spec.dataset))
     if spec.data_key and data.manifest["key"] != spec.data_key:
         raise RuntimeError(f"{data.dir} was prepared again since this run was planned (data key changed)")
-    if spec.annotation != "human":
-        raise NotImplementedError(f"annotation {spec.annotation!r}: only human annotations are available")
     device = device_for(cfg)
 
     # tokenised texts (cached per dataset and tokenizer)
@@ -305,10 +317,23 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
     passage_tokens = cached_tokens(data, "passages", data.corpus["text"].tolist(), tokenizer, tok_name, cfg.max_passage_length)
     query_tokens = cached_tokens(data, "queries", queries["text"].tolist(), tokenizer, tok_name, cfg.max_query_length)
 
-    pairs = data.subset(spec.n_train)
-    pair_q = np.array([query_row[q] for q in pairs["qid"]])
-    pair_p = np.array([corpus_row[p] for p in pairs["pid"]])
-    plan = BatchPlan(passage_tokens.lengths[pair_p] + query_tokens.lengths[pair_q], data.negative_pool, cfg, spec.seed)
+    # the training pairs: query tokens and rows, positive tokens and rows, and each positive's
+    # corpus row (which passage it is, so that it is never its own query's negative)
+    if spec.annotation == "human" and not getattr(spec, "annotation_options", None):
+        pairs = data.subset(spec.n_train)
+        train_q_tokens, pair_q = query_tokens, np.array([query_row[q] for q in pairs["qid"]])
+        pair_p = np.array([corpus_row[p] for p in pairs["pid"]])
+        train_p_tokens, pair_pos = passage_tokens, pair_p
+    else:  # another annotation method: its pairs (made once, kept under data/processed/)
+        from .annotate import stored_pairs
+
+        pairs = stored_pairs(data, spec.annotation, spec.n_train, spec.seed, spec.annotation_options)
+        train_q_tokens = tokenize(pairs["query"].tolist(), tokenizer, cfg.max_query_length)
+        train_p_tokens = tokenize(pairs["positive"].tolist(), tokenizer, cfg.max_passage_length)
+        pair_q = pair_pos = np.arange(len(pairs))
+        pair_p = np.array([corpus_row[p] for p in pairs["pid"]])
+    plan = BatchPlan(train_p_tokens.lengths[pair_pos] + train_q_tokens.lengths[pair_q], data.negative_pool, cfg,
+                     spec.seed)
     select_split = cfg.select_on
     check = periodic_evaluator(data, select_split, corpus_row, query_tokens, query_row, passage_tokens, cfg, spec.seed)
 
@@ -336,9 +361,8 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
     while step < cfg.steps and state["status"] == "running":
         rows, negatives = plan(step)
         torch.manual_seed(spec.seed * 1_000_003 + step)  # dropout: a function of (seed, step)
-        q_ids, q_mask = query_tokens.batch(pair_q[rows])
-        p_rows = np.concatenate([pair_p[rows], negatives])
-        p_ids, p_mask = passage_tokens.batch(p_rows)
+        q_ids, q_mask = train_q_tokens.batch(pair_q[rows])
+        p_ids, p_mask = stacked_batch((train_p_tokens, pair_pos[rows]), (passage_tokens, negatives))
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, step)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
@@ -385,7 +409,10 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
         "steps": step, "best_step": state["best_step"], "train_seconds": round(train_seconds, 1),
         "selected_on": select_split, f"{select_split}_cll_check_best": state["best"],
         "device": str(device), "torch_threads": torch.get_num_threads(),
+        "train_pairs": int(len(pairs)), "train_passages": int(len(np.unique(pair_p))),
     }
+    if "noisy" in pairs:
+        result["noisy_pairs"] = int(pairs["noisy"].sum())
     if result["status"] == "nan_loss" or state["best_step"] is None:
         result.update(n_params=count_nonembedding_params(model), n_params_paper_code=count_params_as_paper_code(model))
         return result
@@ -424,4 +451,4 @@ def ranking_metrics(data, test_query_emb: dict, passage_emb: torch.Tensor) -> di
 
 
 __all__ = ["contrastive_loss", "train_and_evaluate", "learning_rate", "epoch_batches", "BatchPlan", "Tokens",
-           "tokenize", "encode", "Evaluator"]
+           "stacked_batch", "tokenize", "encode", "Evaluator"]

@@ -1,0 +1,151 @@
+"""The annotation-quality study (paper Section 5, notebook 04): one data-size law per way of
+annotating, and what the laws say about how the methods trade against each other.
+
+- :func:`fit_methods` fits ``L(D) = (B/D)**beta + delta`` to each method's runs with
+  :func:`drscaling.laws.fit_for_study` (Huber loss in log space, bootstrap over runs);
+- :func:`pairs_needed` inverts a law: the D at which it reaches a loss L,
+  ``D = B / (L - delta)**(1/beta)`` (infinite when L <= delta: that loss is out of reach);
+- :func:`exchange_rates` reads off the laws how many pairs of a method are worth one pair of
+  the reference (human) method at the losses the reference reaches at given D, with
+  bootstrap intervals;
+- :func:`noise_trend` lines up the noisy_human fits by noise rate, with the clean human fit
+  at rate 0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from . import laws
+
+NEEDED_POINTS = 4  # the data-size law has three parameters
+
+
+def fit_methods(results: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> tuple[dict, dict]:
+    """Fit the data-size law to each annotation label's runs with status ok.
+
+    ``results``: columns ``annotation`` (the label), ``n_train``, ``cll_test``, ``status``,
+    ``run_id``. Returns ``(studies, report)``: label -> StudyFit for the fitted methods, and
+    label -> a JSON-able record for every method (fitted or why not).
+    """
+    for column in ("annotation", "n_train", "cll_test", "status", "run_id"):
+        if column not in results:
+            raise KeyError(f"results: missing column {column!r} (expected the runs of the annotation sweep)")
+    studies, report = {}, {}
+    for label, frame in results.groupby("annotation", sort=False):
+        ok = frame[frame["status"] == "ok"].sort_values("n_train")
+        left_out = frame[frame["status"] != "ok"]
+        record = {"run_ids": ok["run_id"].tolist(),
+                  "left_out": dict(zip(left_out["run_id"], left_out["status"]))}
+        if ok["n_train"].nunique() < NEEDED_POINTS:
+            record["status"] = (f"not fitted: {ok['n_train'].nunique()} distinct D with status ok, "
+                                f"at least {NEEDED_POINTS} needed")
+            report[label] = record
+            continue
+        d, y = ok["n_train"].to_numpy(float), ok["cll_test"].to_numpy(float)
+        holdout = d == d.max() if len(d) > NEEDED_POINTS else None  # needs 4 points left
+        study = laws.fit_for_study("data_size", d, y, holdout_mask=holdout, n_resamples=n_resamples, seed=seed)
+        studies[label] = study
+        report[label] = {**study.to_dict(), **record}
+    return studies, report
+
+
+def pairs_needed(loss, B, beta, delta):
+    """D at which ``(B/D)**beta + delta`` equals ``loss``; inf where loss <= delta."""
+    loss, B, beta, delta = (np.asarray(v, dtype=np.float64) for v in (loss, B, beta, delta))
+    gap = loss - delta
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # in logs: a tiny beta (a flat law) sends D to 0 or inf instead of overflowing
+        log_d = np.log(B) - np.log(np.where(gap > 0, gap, 1.0)) / beta
+        out = np.where(gap > 0, np.exp(log_d), np.inf)
+    return float(out) if out.ndim == 0 else out
+
+
+def _samples(study) -> np.ndarray:
+    """(n, 3) bootstrap refits of B, beta, delta."""
+    s = study.samples
+    return np.column_stack([np.asarray(s[k], dtype=np.float64) for k in ("B", "beta", "delta")])
+
+
+def _quantile(values: np.ndarray, q: float) -> float:
+    # no interpolation: some ratios are infinite (a loss out of a resample's reach)
+    return float(np.quantile(values, q, method="inverted_cdf")) if len(values) else math.nan
+
+
+def exchange_rates(studies: dict, reference: str = "human", at_n_train=(), level: float = 0.95) -> pd.DataFrame:
+    """How many pairs of each method are worth one reference pair.
+
+    For each D in ``at_n_train``: the loss the reference law predicts at D, the D' at which
+    each other method's law reaches that loss, and the rate D'/D (inf: the method's floor
+    delta lies above that loss). The interval pairs the i-th bootstrap refit of the reference
+    with the i-th of the method (independent resamples of independent runs): the loss is the
+    reference refit's at D. ``extrapolated`` marks a D' beyond the method's largest run;
+    ``on_bound`` names parameters of either fit on a bound (a beta on its lower bound is a flat
+    law: its rates are not determined).
+    """
+    if reference not in studies:
+        raise KeyError(f"exchange_rates: no fitted law for the reference method {reference!r} "
+                       f"(fitted: {sorted(studies)})")
+    ref = studies[reference]
+    rb = ref.fit.params
+    ref_samples = _samples(ref)
+    q = (1 - level) / 2
+    rows = []
+    for label, study in studies.items():
+        if label == reference:
+            continue
+        p = study.fit.params
+        ms = _samples(study)
+        n = min(len(ref_samples), len(ms))
+        d_max = float(np.max(study.fit.points["n_train"]))
+        for d in at_n_train:
+            loss = float(laws.data_size_law(d, rb["B"], rb["beta"], rb["delta"]))
+            needed = pairs_needed(loss, p["B"], p["beta"], p["delta"])
+            if n:
+                loss_b = laws.data_size_law(d, ref_samples[:n, 0], ref_samples[:n, 1], ref_samples[:n, 2])
+                rate_b = pairs_needed(loss_b, ms[:n, 0], ms[:n, 1], ms[:n, 2]) / d
+            else:
+                rate_b = np.array([])
+            rows.append({
+                "method": label, "reference": reference, "reference_n_train": int(d), "loss": loss,
+                "n_train_needed": needed, "rate": needed / d,
+                "rate_low": _quantile(rate_b, q), "rate_high": _quantile(rate_b, 1 - q),
+                "unreachable_share": float(np.mean(~np.isfinite(rate_b))) if len(rate_b) else math.nan,
+                "extrapolated": bool(needed > d_max), "resamples": int(n),
+                "on_bound": ",".join(study.fit.bounds_hit + [f"human:{b}" for b in ref.fit.bounds_hit]),
+            })
+    return pd.DataFrame(rows, columns=["method", "reference", "reference_n_train", "loss", "n_train_needed", "rate",
+                                       "rate_low", "rate_high", "unreachable_share", "extrapolated", "resamples", "on_bound"])
+
+
+def law_table(studies: dict, report: dict) -> pd.DataFrame:
+    """One row per method: B, beta, delta with their bootstrap intervals, R², points, status."""
+    rows = []
+    for label, rec in report.items():
+        row = {"method": label, "points": len(rec.get("run_ids", [])), "status": rec.get("status")}
+        if label in studies:
+            fit = studies[label].fit
+            row.update(r2=fit.r2, bootstrap_failed=(fit.bootstrap or {}).get("n_failed"))
+            for k in ("B", "beta", "delta"):
+                row[k] = fit.params[k]
+                lo, hi = (fit.intervals or {}).get(k, (math.nan, math.nan))
+                row[f"{k}_low"], row[f"{k}_high"] = lo, hi
+        rows.append(row)
+    cols = ["method", "B", "B_low", "B_high", "beta", "beta_low", "beta_high", "delta", "delta_low", "delta_high",
+            "r2", "points", "bootstrap_failed", "status"]
+    return pd.DataFrame(rows).reindex(columns=cols)
+
+
+def noise_trend(table: pd.DataFrame, rates: dict, clean: str = "human") -> pd.DataFrame:
+    """The rows of :func:`law_table` for ``clean`` (rate 0) and each noisy label (label -> rate),
+    sorted by rate."""
+    chosen = {clean: 0.0, **rates}
+    out = table[table["method"].isin(chosen)].copy()
+    out.insert(1, "noise_rate", out["method"].map(chosen))
+    return out.sort_values("noise_rate").reset_index(drop=True)
+
+
+__all__ = ["fit_methods", "pairs_needed", "exchange_rates", "law_table", "noise_trend"]
