@@ -21,7 +21,8 @@ from drscaling.config import load_profile
 from drscaling.fileio import read_json, write_text
 from drscaling.laws import paper_reported
 
-FIGURES = ["law_model_size.png", "law_data_size.png", "law_joint.png", "ranking_vs_cll.png"]
+FIGURES = ["law_model_size.png", "law_data_size.png", "law_joint.png", "ranking_vs_cll.png",
+           "annotation_laws.png", "annotation_noise.png"]
 
 
 def fmt(v, digits=3):
@@ -52,6 +53,41 @@ def laws_table(fits: dict, reported: dict) -> list[str]:
             ours = fmt(value) + (f" [{fmt(interval[0])}, {fmt(interval[1])}]" if interval else "")
             paper = [(reported.get(ds, {}).get(law, {}) or {}).get("v2", {}) or {} for ds in ("msmarco", "t2ranking")]
             lines.append(f"| {law} | {name} | {ours} | {fmt(paper[0].get(name))} | {fmt(paper[1].get(name))} |")
+    return lines
+
+
+def annotation_section(out) -> list[str]:
+    """Notebook 04's per-method laws and exchange rates (annotation.json and its tables)."""
+    study = read_json(out / "annotation.json")
+    runs = pd.read_csv(out / "tables" / "annotation_results.csv")
+    lines = ["", f"**Annotation quality** (notebook 04; {runs['model'].iloc[0]} at D = "
+             f"{', '.join(f'{d:,}' for d in study['n_train'])} per method; {len(runs)} runs, "
+             f"{', '.join(f'{v} {k}' for k, v in runs['status'].value_counts().items())}; their recorded wall "
+             f"times sum to {runs['wall_seconds'].sum() / 60:.1f} min; intervals from {study['n_bootstrap']} "
+             f"bootstrap resamples of each method's runs):", "",
+             "| method | B | beta | delta | R² | test CLL at the largest D |", "|---|---|---|---|---|---|"]
+    largest = runs[runs["n_train"] == runs["n_train"].max()].set_index("annotation")["cll_test"]
+    for label in [m["label"] for m in study["methods"]]:
+        entry = study["laws"].get(label, {"status": "no run finished with status ok"})
+        if "params" not in entry:
+            lines.append(f"| {label} | {entry.get('status')} | | | | |")
+            continue
+        cells = [f"{fmt(entry['params'][k])} [{fmt(entry['intervals'][k][0])}, {fmt(entry['intervals'][k][1])}]"
+                 for k in ("B", "beta", "delta")]
+        lines.append(f"| {label} | {' | '.join(cells)} | {entry['r2']:.3f} | {fmt(largest.get(label))} |")
+    for label, why in study.get("skipped", {}).items():
+        lines.append(f"| {label} | skipped: {why} | | | | |")
+    rates = study.get("exchange_rates") or []
+    top = max(study["n_train"])
+    at_top = [r for r in rates if r["reference_n_train"] == top]
+    if at_top:
+        def rate(v):
+            return "out of reach" if v is None or v == float("inf") else f"{v:.3g}"
+        lines += ["", f"Exchange rate at the loss human pairs reach with {top:,} pairs (pairs of the method worth "
+                      f"one human pair; 95% interval; 'out of reach': the method's floor is above that loss):", ""]
+        lines += [f"- {r['method']}: {rate(r['rate'])} [{rate(r['rate_low'])}, {rate(r['rate_high'])}]"
+                  + (" (extrapolated beyond its runs)" if r["extrapolated"] else "")
+                  + (f" (on a bound: {r['on_bound']})" if r.get("on_bound") else "") for r in at_top]
     return lines
 
 
@@ -109,6 +145,8 @@ def main() -> None:
         c = pd.read_csv(corr)
         lines += ["", "**Ranking metrics against CLL** (paper Figure 2): " + "; ".join(
             f"{r.metric} Pearson {r.pearson:.3f}, Spearman {r.spearman:.3f}" for r in c.itertuples()) + "."]
+    if (out / "annotation.json").is_file():
+        lines += annotation_section(out)
     lines += [""] + [f"![{n[:-4]}](reports/{profile.name}/{n})" for n in shown]
 
     readme = paths.ROOT / "README.md"

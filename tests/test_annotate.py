@@ -284,3 +284,69 @@ def test_missing_model_raises(tmp_path):
             an.generate_queries(["a passage"], path)
     with pytest.raises(an.ModelNotAvailableError, match="skipped"):
         an.annotate(FakeData(), "generated", 3, seed=0, model_path=None)
+
+
+# ---------------------------------------------------------------- methods as settings; stored pairs
+
+@pytest.mark.parametrize("method,opts,match", [
+    ("magic", {}, "unknown annotation method 'magic'"),
+    ("ict", {"rate": 0.1}, r"method 'ict' takes no option\(s\) \['rate'\] \(its options: keep_sentence_prob\)"),
+    ("human", {"k": 3}, r"its options: none"),
+    ("noisy_human", {}, r"needs the option\(s\) \['rate'\]"),
+    ("noisy_human", {"rate": 1.5}, r"rate: expected a fraction in \[0, 1\], got 1.5"),
+    ("generated", {"max_new_tokens": 8}, r"needs the option\(s\) \['model_path'\]"),
+])
+def test_check_method_names_what_is_wrong(method, opts, match):
+    with pytest.raises(ValueError, match=match):
+        an.check_method(method, opts, where="p.yaml: grid.annotation_methods[2]")
+    with pytest.raises(ValueError, match=r"p\.yaml: grid\.annotation_methods\[2\]"):
+        an.check_method(method, opts, where="p.yaml: grid.annotation_methods[2]")
+
+
+def test_method_labels():
+    assert an.method_label("human", {}) == "human"
+    assert an.method_label("ict", {"keep_sentence_prob": 0.3}) == "ict"
+    assert an.method_label("noisy_human", {"rate": 0.3}) == "noisy_human-0.3"
+    assert an.method_label("noisy_human", {"rate": 1}) == "noisy_human-1"
+    assert an.method_label("generated", {"model_path": "castorini/doc2query-t5-base-msmarco"}) == \
+        "generated-doc2query-t5-base-msmarco"
+    assert an.method_label("generated", {"model_path": "/models/my gen/"}) == "generated-my_gen"
+
+
+class StoredData(FakeData):
+    def __init__(self, directory):
+        super().__init__()
+        self.dir = directory
+        self.manifest = {"key": "abc"}
+
+
+def test_stored_pairs_are_made_once(tmp_path, monkeypatch):
+    data = StoredData(tmp_path / "processed")
+    first = an.stored_pairs(data, "ict", 8, seed=2, options={"keep_sentence_prob": 0.0})
+    path = an.pairs_path(data, "ict", 8, 2, {"keep_sentence_prob": 0.0})
+    assert path.is_file() and path.parent == tmp_path / "processed" / "annotations"
+    pd.testing.assert_frame_equal(first, an.annotate(data, "ict", 8, 2, keep_sentence_prob=0.0))
+
+    def boom(*a, **k):
+        raise AssertionError("annotate was called again")
+
+    monkeypatch.setattr(an, "annotate", boom)
+    pd.testing.assert_frame_equal(an.stored_pairs(data, "ict", 8, seed=2, options={"keep_sentence_prob": 0.0}), first)
+    # another option, size, seed or prepared data is another file
+    others = {an.pairs_path(data, "ict", 8, 2, {"keep_sentence_prob": 0.5}), an.pairs_path(data, "ict", 9, 2, {}),
+              an.pairs_path(data, "ict", 8, 3, {"keep_sentence_prob": 0.0})}
+    data.manifest = {"key": "other"}
+    others.add(an.pairs_path(data, "ict", 8, 2, {"keep_sentence_prob": 0.0}))
+    assert path not in others and len(others) == 4
+    with pytest.raises(ValueError, match="takes no option"):
+        an.stored_pairs(data, "crop", 8, seed=2, options={"k": 1})
+
+
+def test_model_available(tmp_path, monkeypatch, tiny_models):
+    assert an.model_available("ict", {}) == (True, "")
+    assert an.model_available("generated", {"model_path": str(tiny_models / "gpt2")}) == (True, "")
+    ok, why = an.model_available("generated", {"model_path": str(tmp_path / "none")})
+    assert not ok and "skipped" in why and str(tmp_path / "none") in why
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a hub id that is not cached: no network here
+    ok, why = an.model_available("generated", {"model_path": "castorini/doc2query-t5-base-msmarco"})
+    assert not ok and "could not be fetched" in why

@@ -405,3 +405,76 @@ def test_ray_executor(tmp_path, monkeypatch):
     third = run_grid(ray_profile, planned, executor="ray", run_fn=crashing_run, progress=False)
     assert all(r["skipped"] for r in third) and not ray.is_initialized() and time.time() - t0 < 5
     assert len(collect_results(ray_profile)) == len(planned) + 1
+
+
+# ---------------------------------------------------------------- the annotation sweep
+
+ANNOTATION = {**GRID, "data_size_n_train": [100, 200, 400], "annotation_n_train": [100, 150],
+              "annotation_methods": [{"method": "human"}, {"method": "ict", "keep_sentence_prob": 0.2},
+                                     {"method": "noisy_human", "rate": 0.3}, {"method": "noisy_human", "rate": 0.5}]}
+
+
+def test_annotation_sweep_is_planned_only_when_asked(tmp_path):
+    profile = load_profile(write_profile(tmp_path, ANNOTATION))
+    main_runs = plan_grid(profile, KEY)
+    assert all(p.sweeps != ("annotation",) and p.spec.annotation == "human" for p in main_runs)
+    runs = plan_grid(profile, KEY, sweeps=("annotation",))
+    assert [(p.spec.annotation_label, p.spec.n_train) for p in runs] == [
+        (label, d) for label in ("human", "ict", "noisy_human-0.3", "noisy_human-0.5") for d in (100, 150)]
+    assert all(p.spec.model == {"layers": 2, "hidden": 64} for p in runs)  # data_size_shape by default
+    by_label = {(p.spec.annotation_label, p.spec.n_train): p for p in runs}
+    assert by_label[("ict", 100)].spec.annotation_options == {"keep_sentence_prob": 0.2}
+    assert by_label[("noisy_human-0.3", 100)].run_id.startswith("noisy_human-0.3-L2-H64-D100-s0-")
+    # human at a D of the data-size sweep is that very run: trained once
+    data_size = {p.spec.n_train: p.run_id for p in main_runs if "data_size" in p.sweeps}
+    assert by_label[("human", 100)].run_id == data_size[100]
+    both = plan_grid(profile, KEY, sweeps=grid.SWEEPS)
+    tags = {p.run_id: p.sweeps for p in both}
+    assert tags[data_size[100]] == ("data_size", "annotation")
+    assert len(both) == len(main_runs) + len(runs) - 1
+    with pytest.raises(ValueError, match="unknown"):
+        plan_grid(profile, KEY, sweeps=("annotations",))
+    shaped = load_profile(write_profile(tmp_path, {**ANNOTATION, "annotation_shape": {"layers": 1, "hidden": 32}}))
+    assert {p.spec.model_name for p in plan_grid(shaped, KEY, sweeps=("annotation",))} == {"L1-H32"}
+
+
+def test_empty_annotation_options_keep_old_run_ids():
+    old_style = spec()  # planned before annotation_options existed: the key is absent from its dict
+    assert "annotation_options" not in old_style.to_dict()
+    assert RunSpec.from_dict(old_style.to_dict()) == old_style
+    noisy = spec(annotation="noisy_human", annotation_options={"rate": 0.3})
+    assert noisy.to_dict()["annotation_options"] == {"rate": 0.3}
+    assert RunSpec.from_dict(noisy.to_dict()) == noisy
+    assert noisy.run_id.startswith("noisy_human-0.3-L2-H128-D80000-s0-")
+    assert spec(annotation="noisy_human", annotation_options={"rate": 0.5}).digest != noisy.digest
+
+
+@pytest.mark.parametrize("section, match", [
+    ({"annotation_methods": [{"method": "ict"}]}, r"annotation_methods: needs grid\.annotation_shape"),
+    ({**GRID, "annotation_methods": [{"method": "ict"}]}, r"annotation_n_train: expected distinct positive"),
+    ({**GRID, "annotation_n_train": [100, 100], "annotation_methods": [{"method": "ict"}]}, r"distinct positive"),
+    ({**GRID, "annotation_n_train": [100], "annotation_methods": [{"method": "magic"}]},
+     r"annotation_methods\[0\]: unknown annotation method 'magic'"),
+    ({**GRID, "annotation_n_train": [100], "annotation_methods": [{"method": "crop", "k": 5}]},
+     r"annotation_methods\[0\]: method 'crop' takes no option"),
+    ({**GRID, "annotation_n_train": [100], "annotation_methods": [{"method": "human"}, {"method": "noisy_human"}]},
+     r"annotation_methods\[1\]: method 'noisy_human' needs the option\(s\) \['rate'\]"),
+    ({**GRID, "annotation_n_train": [100], "annotation_methods": ["ict"]}, r"annotation_methods\[0\]: expected a mapping"),
+    ({**GRID, "annotation_n_train": [100], "annotation_methods": [{"method": "ict"}, {"method": "ict", "keep_sentence_prob": 0.5}]},
+     r"annotation_methods\[1\]: a second 'ict' with other options"),
+    ({**GRID, "annotation_n_train": [100]}, r"annotation_n_train/annotation_shape are set but grid\.annotation_methods is empty"),
+])
+def test_annotation_plan_errors(tmp_path, section, match):
+    with pytest.raises(ConfigError, match=match):
+        plan_grid(load_profile(write_profile(tmp_path, section)), KEY, sweeps=("annotation",))
+
+
+def test_collect_results_labels_annotations(tmp_path):
+    profile = load_profile(write_profile(tmp_path, ANNOTATION))
+    runs = plan_grid(profile, KEY, sweeps=("annotation",))
+    run_grid(profile, runs, run_fn=fake_run, progress=False)
+    table = collect_results(profile, runs)
+    assert set(table["annotation"]) == {"human", "ict", "noisy_human-0.3", "noisy_human-0.5"}
+    noisy = table[table["annotation"] == "noisy_human-0.5"]
+    assert (noisy["annotation_method"] == "noisy_human").all() and (noisy["annotation.rate"] == 0.5).all()
+    assert (table["sweeps"] == "annotation").all()

@@ -84,6 +84,29 @@ def test_notebooks_01_to_06_on_smoke(shared_squad):
     correlations = pd.read_csv(profile.outputs_dir / "tables" / "ranking_vs_cll.csv")
     assert set(correlations["metric"]) == {"MRR@10", "NDCG@10", "Recall@100"}
 
+    # 04 trains the annotation sweep (5 methods x 4 sizes; human at 100 and 200 are 02's runs)
+    # and fits one data-size law per method
+    run_notebook("04_annotation_quality", "smoke")
+    study = json.loads((profile.outputs_dir / "annotation.json").read_text())
+    labels = ["human", "ict", "crop", "keywords", "noisy_human-0.5"]
+    assert [m["label"] for m in study["methods"]] == labels and study["skipped"] == {} and study["n_train"] == [50, 100, 200, 280]
+    assert len(study["runs"]) == 20 and set(study["runs"].values()) == {"ok"}
+    shared = set(results.loc[results["sweeps"].str.contains("data_size"), "run_id"]) & set(study["runs"])
+    assert len(shared) == 2  # human at D = 100 and 200: trained once, by notebook 02
+    runs = pd.read_csv(profile.outputs_dir / "tables" / "annotation_results.csv").set_index("run_id")
+    for label in labels:
+        entry = study["laws"][label]
+        assert entry["n_points"] == 4 and entry["points"]["losses"] == pytest.approx(
+            [runs.loc[r, "cll_test"] for r in entry["run_ids"]])
+    assert runs.loc[runs["annotation"] == "noisy_human-0.5", "noisy_pairs"].tolist() == [25, 50, 100, 140]
+    assert (runs.loc[runs["annotation"] == "ict", "train_passages"] == runs.loc[runs["annotation"] == "ict", "n_train"]).all()
+    assert len(study["exchange_rates"]) == 4 * 4 and {r["method"] for r in study["exchange_rates"]} == set(labels[1:])
+    assert [r["noise_rate"] for r in study["noise_trend"]] == [0.0, 0.5]
+    for name in ("annotation_laws", "annotation_noise"):
+        assert (profile.outputs_dir / "figures" / f"{name}.png").is_file()
+    stored = sorted(p.name.split("-D")[0] for p in (profile.processed_dir / "annotations").glob("*.parquet"))
+    assert set(stored) == set(labels) - {"human"}  # human pairs are the prepared subsets themselves
+
     # 05 fits the three laws to those points and records every fit
     run_notebook("05_fit_scaling_laws", "smoke")
     fits = json.loads((profile.outputs_dir / "fits.json").read_text())
@@ -110,7 +133,8 @@ def test_notebooks_01_to_06_on_smoke(shared_squad):
     # a second pass trains nothing: every run is skipped
     from drscaling import grid
 
-    planned = grid.plan_grid(profile, json.loads((profile.processed_dir / "manifest.json").read_text())["key"])
+    planned = grid.plan_grid(profile, json.loads((profile.processed_dir / "manifest.json").read_text())["key"],
+                             sweeps=grid.SWEEPS)
     records = grid.run_grid(profile, planned, run_fn=lambda spec, run_dir: pytest.fail("a finished run was retrained"))
     assert all(r["skipped"] for r in records)
 

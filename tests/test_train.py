@@ -160,3 +160,50 @@ def test_killed_run_resumes_to_the_same_result(smoke_data, tmp_path):
     assert resumed["cll_test"] == whole["cll_test"] and resumed["best_step"] == whole["best_step"]
     steps = [json.loads(x)["step"] for x in (run_dir / "log.jsonl").read_text().splitlines()]
     assert steps == list(range(5, 65, 5))  # no duplicated or missing log lines
+
+
+# ---------------------------------------------------------------- other annotation methods
+
+def test_stacked_batch_pads_two_sources_together():
+    from drscaling.train import Tokens, stacked_batch
+
+    a = Tokens(np.array([[5, 6, 7, 0], [8, 0, 0, 0]], dtype=np.int32), np.array([3, 1]))
+    b = Tokens(np.array([[9, 9, 0, 0], [4, 4, 4, 4]], dtype=np.int32), np.array([2, 4]))
+    ids, mask = stacked_batch((a, np.array([1])), (b, np.array([0])))
+    assert ids.tolist() == [[8, 0], [9, 9]] and mask.tolist() == [[1, 0], [1, 1]]
+    ids, mask = stacked_batch((a, np.array([0, 1])), (b, np.array([1])))
+    assert ids.tolist() == [[5, 6, 7, 0], [8, 0, 0, 0], [4, 4, 4, 4]]
+    assert mask.sum(1).tolist() == [3, 1, 4]
+    # one source: exactly what Tokens.batch gives (human runs keep their numbers)
+    same = stacked_batch((b, np.array([1])), (b, np.array([0])))
+    ref = b.batch(np.array([1, 0]))
+    assert all(torch.equal(x, y) for x, y in zip(same, ref))
+    with pytest.raises(ValueError, match="max length"):
+        stacked_batch((a, np.array([0])), (Tokens(np.zeros((1, 3), dtype=np.int32), np.array([1])), np.array([0])))
+
+
+@pytest.mark.parametrize("method, options", [("ict", {"keep_sentence_prob": 0.0}), ("noisy_human", {"rate": 0.5})])
+def test_runs_on_other_annotations(smoke_data, tmp_path, monkeypatch, method, options):
+    from drscaling import annotate
+    from drscaling.datasets import ProcessedData
+    from drscaling.train import train_and_evaluate
+
+    root, key = smoke_data
+    monkeypatch.setenv("DRSCALING_DATA", str(root))
+    s = spec(key)
+    s.annotation, s.annotation_options, s.n_train = method, options, 200
+    a = train_and_evaluate(s, tmp_path / "a")
+    assert a["status"] == "ok" and a["train_pairs"] == 200 and math.isfinite(a["cll_test"])
+    data = ProcessedData(root / "processed" / "squad-smoke")
+    stored = annotate.pairs_path(data, method, 200, 0, options)
+    assert stored.is_file()  # made once, beside the prepared data
+    pairs = annotate.read_pairs(stored)
+    assert a["train_passages"] == pairs["pid"].nunique()
+    if method == "noisy_human":
+        assert a["noisy_pairs"] == 100
+    else:
+        assert a["train_passages"] == 200  # one query per passage
+    assert train_and_evaluate(s, tmp_path / "b")["cll_test"] == a["cll_test"]  # deterministic
+    human = spec(key)
+    human.n_train = 200
+    assert train_and_evaluate(human, tmp_path / "h")["cll_test"] != a["cll_test"]

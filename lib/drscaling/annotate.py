@@ -406,9 +406,12 @@ def pairs_path(data, method: str, n_pairs: int, seed: int, options: dict | None 
 
 
 def stored_pairs(data, method: str, n_pairs: int, seed: int, options: dict | None = None) -> pd.DataFrame:
-    """:func:`annotate`'s pairs, made once and then read back from :func:`pairs_path`."""
+    """:func:`annotate`'s pairs, made once and then read back from :func:`pairs_path`
+    (``human`` pairs are the prepared subsets themselves: not stored again)."""
     options = dict(options or {})
     check_method(method, options)
+    if method == "human":
+        return annotate(data, method, n_pairs, seed)
     path = pairs_path(data, method, n_pairs, seed, options)
     if path.is_file():
         return read_pairs(path)
