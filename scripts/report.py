@@ -60,11 +60,16 @@ def annotation_section(out) -> list[str]:
     """Notebook 04's per-method laws and exchange rates (annotation.json and its tables)."""
     study = read_json(out / "annotation.json")
     runs = pd.read_csv(out / "tables" / "annotation_results.csv")
+    shared = runs["run_id"].isin(pd.read_csv(out / "results.csv")["run_id"])  # trained by notebook 02
+    own = runs[~shared]
     lines = ["", f"**Annotation quality** (notebook 04; {runs['model'].iloc[0]} at D = "
              f"{', '.join(f'{d:,}' for d in study['n_train'])} per method; {len(runs)} runs, "
-             f"{', '.join(f'{v} {k}' for k, v in runs['status'].value_counts().items())}; their recorded wall "
-             f"times sum to {runs['wall_seconds'].sum() / 60:.1f} min; intervals from {study['n_bootstrap']} "
-             f"bootstrap resamples of each method's runs):", "",
+             f"{', '.join(f'{v} {k}' for k, v in runs['status'].value_counts().items())}; {int(shared.sum())} of "
+             f"them are runs of the data-size sweep above, the other {len(own)} took {own['wall_seconds'].sum() / 60:.1f} "
+             f"min in all (training {own['train_seconds'].sum() / 60:.1f}, evaluation "
+             f"{own['eval_seconds'].sum() / 60:.1f}; sum of their result.json wall times); intervals from "
+             f"{study['n_bootstrap']} bootstrap resamples of each method's runs, indicative only with 4 points each, "
+             f"see the notebook):", "",
              "| method | B | beta | delta | R² | test CLL at the largest D |", "|---|---|---|---|---|---|"]
     largest = runs[runs["n_train"] == runs["n_train"].max()].set_index("annotation")["cll_test"]
     for label in [m["label"] for m in study["methods"]]:

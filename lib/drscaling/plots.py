@@ -167,6 +167,8 @@ def plot_annotation_laws(points: pd.DataFrame, studies: dict, title: str = ""):
         ax.scatter(frame["n_train"], frame["cll_test"], color=color, zorder=3, label=legend)
     ax.set(xscale="log", yscale="log", xlabel="D (training pairs)", ylabel="test CLL (human test pairs)",
            title=title or "data-size law per annotation method")
+    y = points["cll_test"].astype(float)
+    ax.set_ylim(y.min() / 1.15, y.max() * 1.15)  # a law extrapolated beyond its runs can explode
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
