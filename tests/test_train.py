@@ -207,3 +207,17 @@ def test_runs_on_other_annotations(smoke_data, tmp_path, monkeypatch, method, op
     human = spec(key)
     human.n_train = 200
     assert train_and_evaluate(human, tmp_path / "h")["cll_test"] != a["cll_test"]
+
+
+def test_unique_rows_equals_numpy_unique():
+    from drscaling.train import unique_rows
+
+    rng = np.random.default_rng(0)
+    for rows in (rng.integers(0, 50, size=1000), np.array([7, 7, 3]), np.array([0]), np.array([], dtype=np.int64),
+                 rng.integers(0, 5, size=(4, 3, 2)).ravel()):
+        values, inverse = unique_rows(rows)
+        ref_values, ref_inverse = np.unique(rows, return_inverse=True)
+        assert values.tolist() == ref_values.tolist() and inverse.tolist() == ref_inverse.ravel().tolist()
+        assert (values[inverse] == rows).all()
+    with pytest.raises(ValueError, match="non-negative"):
+        unique_rows(np.array([3, -1]))

@@ -1,0 +1,65 @@
+"""Seconds per training step of one DualEncoder shape on this CPU, eager or torch.compile'd,
+fp32 or bf16 autocast: the measurements behind the notes on making a CPU step cheaper.
+
+    python scripts/bench_step.py [--layers 2 --hidden 128 --batch 64] [--compile] [--bf16]
+
+Random token ids (query 12-24 tokens, passage 64), in-batch negatives only, AdamW; three
+warm-up steps (which include compilation), then the mean of --steps steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from drscaling.model import DualEncoder
+from drscaling.train import contrastive_loss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--compile", action="store_true", help="torch.compile(encode, dynamic=True)")
+    parser.add_argument("--bf16", action="store_true", help="CPU bf16 autocast")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = DualEncoder.from_shape(args.layers, args.hidden, 8192, 768, seed=0).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    encode = torch.compile(model.encode, dynamic=True) if args.compile else model.encode
+    b = args.batch
+
+    def step(query_len: int, passage_len: int = 64) -> None:
+        q_ids, p_ids = torch.randint(5, 8000, (b, query_len)), torch.randint(5, 8000, (b, passage_len))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            q = encode(q_ids, torch.ones_like(q_ids))
+            p = encode(p_ids, torch.ones_like(p_ids))
+        ids = torch.arange(b)
+        loss = contrastive_loss(q.float(), p.float(), p[:0].float(), ids, ids[:0], True)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    t0 = time.time()
+    for n in (14, 16, 18):
+        step(n)
+    warm = time.time() - t0
+    rng = np.random.default_rng(0)
+    t0 = time.time()
+    for _ in range(args.steps):
+        step(int(rng.integers(12, 24)))
+    per_step = (time.time() - t0) / args.steps
+    print(f"L{args.layers}-H{args.hidden} batch {b} {'compiled' if args.compile else 'eager'} "
+          f"{'bf16' if args.bf16 else 'fp32'}: {per_step:.4f} s/step, {b / per_step:.0f} pairs/s "
+          f"(warm-up {warm:.1f} s), {args.threads} threads")
+
+
+if __name__ == "__main__":
+    main()
