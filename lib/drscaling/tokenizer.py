@@ -23,6 +23,13 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int, lowercase: bool = Tru
         vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=SPECIAL_TOKENS, show_progress=False
     )
     tok.train_from_iterator(texts, trainer=trainer)
+    # The trainer numbers part of its vocabulary in hash-map order, which differs between
+    # processes: the same texts gave the same tokens under other ids, hence other models. So
+    # renumber canonically: the special tokens, then every other token in sorted order.
+    trained = tok.get_vocab()
+    ordered = SPECIAL_TOKENS + sorted(t for t in trained if t not in SPECIAL_TOKENS)
+    tok.model = models.WordPiece(vocab={t: i for i, t in enumerate(ordered)}, unk_token="[UNK]",
+                                 continuing_subword_prefix="##")
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
