@@ -79,8 +79,6 @@ def stacked_batch(*parts: tuple[Tokens, np.ndarray]) -> tuple[torch.Tensor, torc
     a batch's positives and its shared negatives go through the encoder together."""
     if len({tokens.ids.shape[1] for tokens, _ in parts}) != 1:
         raise ValueError("stacked_batch: the token arrays differ in max length")
-    if len(parts) == 2 and parts[0][0] is parts[1][0]:  # one source: exactly Tokens.batch
-        return parts[0][0].batch(np.concatenate([parts[0][1], parts[1][1]]))
     width = max(int(tokens.lengths[rows].max()) for tokens, rows in parts if len(rows))
     ids = torch.from_numpy(np.concatenate([tokens.ids[rows, :width] for tokens, rows in parts]).astype(np.int64))
     lengths = torch.from_numpy(np.concatenate([tokens.lengths[rows] for tokens, rows in parts]))
