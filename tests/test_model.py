@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from drscaling.model import DualEncoder, bert_config, count_nonembedding_params, count_params_as_paper_code
@@ -51,3 +52,88 @@ def test_checkpoint_round_trip_uses_safetensors(tmp_path):
 def test_seeded_initialisation():
     a, b = DualEncoder.from_shape(1, 32, 50, seed=3), DualEncoder.from_shape(1, 32, 50, seed=3)
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+# ---------------------------------------------------------------- CPU dropout and attention
+
+def test_dropout_mask_rate_scale_and_seeding():
+    from drscaling.model import dropout_mask
+
+    torch.manual_seed(7)
+    mask = dropout_mask((1000, 1000), 0.1)
+    drop = round(0.1 * 65536)
+    values = torch.unique(mask)
+    assert len(values) == 2 and values[0] == 0 and values[1].item() == pytest.approx(65536 / (65536 - drop), rel=1e-7)
+    # a million Bernoulli(0.9) draws: the standard deviation of the kept share is 3e-4
+    assert abs((mask > 0).float().mean().item() - (1 - drop / 65536)) < 2e-3
+    assert abs(mask.double().mean().item() - 1.0) < 3e-3
+    torch.manual_seed(7)
+    assert torch.equal(dropout_mask((1000, 1000), 0.1), mask)  # a function of torch's seed
+    assert not torch.equal(dropout_mask((1000, 1000), 0.1), mask)
+    assert dropout_mask((3, 4), 0.5, torch.bfloat16).dtype == torch.bfloat16
+
+
+def test_dropout_module_matches_its_mask_and_is_identity_in_eval():
+    from drscaling.model import Dropout, dropout_mask
+
+    x = torch.randn(8, 5, 16, requires_grad=True)
+    layer = Dropout(0.3).train()
+    torch.manual_seed(1)
+    y = layer(x)
+    torch.manual_seed(1)
+    mask = dropout_mask((8, 5, 16), 0.3)
+    assert torch.equal(y, x * mask)
+    y.sum().backward()
+    assert torch.equal(x.grad, mask)  # the gradient passes where the mask keeps
+    assert layer.eval()(x) is x and Dropout(0.0).train()(x) is x
+
+
+def test_attention_matches_the_reference_with_and_without_dropout():
+    """Our attention function against transformers' eager attention (no dropout) and against
+    the same maths written out with the mask the function draws (with dropout)."""
+    from transformers.models.bert.modeling_bert import eager_attention_forward
+
+    from drscaling.model import attention, dropout_mask
+
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(3, 2, 6, 8) for _ in range(3))
+    keep = torch.ones(3, 1, 6, 6, dtype=torch.bool)
+    keep[0, :, :, 4:] = False  # the first row's last two tokens are padding
+    module = torch.nn.Module().train()
+    additive = torch.zeros(keep.shape).masked_fill(~keep, torch.finfo(torch.float32).min)
+    ref, _ = eager_attention_forward(module, q, k, v, additive, scaling=8 ** -0.5, dropout=0.0)
+    out, _ = attention(module, q, k, v, keep, scaling=8 ** -0.5, dropout=0.0)
+    assert torch.allclose(out, ref, atol=1e-6)
+
+    torch.manual_seed(5)
+    out, _ = attention(module, q, k, v, keep, scaling=8 ** -0.5, dropout=0.25)
+    torch.manual_seed(5)
+    mask = dropout_mask((3, 2, 6, 6), 0.25)
+    weights = torch.softmax((q @ k.transpose(2, 3) * 8 ** -0.5).masked_fill(~keep, -1e30), -1) * mask
+    assert torch.allclose(out, (weights @ v).transpose(1, 2), atol=1e-6)
+    assert not torch.allclose(out, ref, atol=1e-3)
+
+
+def test_encoder_equals_transformers_bert_in_eval_and_without_dropout():
+    """Swapping in our dropout and attention changes no weights and no eval-mode output; in
+    training mode it only changes which units are dropped."""
+    from transformers import BertModel
+
+    config = bert_config(2, 64, 100)
+    torch.manual_seed(0)
+    plain = BertModel(config, add_pooling_layer=False)
+    ours = DualEncoder(BertModel(config, add_pooling_layer=False))
+    ours.backbone.load_state_dict(plain.state_dict())
+    assert ours.backbone.config._attn_implementation == "drscaling"
+    ids = torch.randint(5, 100, (4, 9))
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0
+    pooled = lambda h: (h * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)  # noqa: E731
+    with torch.no_grad():
+        expected = ours.projection(pooled(plain.eval()(input_ids=ids, attention_mask=mask).last_hidden_state))
+        assert torch.allclose(ours.eval().encode(ids, mask), expected, atol=1e-5)
+        ours.train()
+        torch.manual_seed(2)
+        a = ours.encode(ids, mask)
+        torch.manual_seed(2)
+        assert torch.equal(ours.encode(ids, mask), a) and not torch.allclose(a, expected, atol=1e-3)
