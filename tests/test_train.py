@@ -221,3 +221,33 @@ def test_unique_rows_equals_numpy_unique():
         assert (values[inverse] == rows).all()
     with pytest.raises(ValueError, match="non-negative"):
         unique_rows(np.array([3, -1]))
+
+
+def test_training_precision_follows_the_cpu(monkeypatch):
+    from drscaling import train
+
+    cpu, cfg = torch.device("cpu"), TrainingConfig(cpu_bf16=True)
+    monkeypatch.setattr(train, "cpu_has_bf16", lambda: True)
+    assert train.training_precision(cfg, cpu) == "bf16"
+    assert train.training_precision(TrainingConfig(), cpu) == "fp32"  # off by default on a CPU
+    monkeypatch.setattr(train, "cpu_has_bf16", lambda: False)
+    with pytest.warns(UserWarning, match="no bf16 instructions"):
+        assert train.training_precision(cfg, cpu) == "fp32"
+    assert train.training_precision(TrainingConfig(bf16=False), torch.device("cuda")) == "fp32"
+    assert train.training_precision(TrainingConfig(), torch.device("cuda")) == "bf16"
+
+
+def test_cpu_bf16_run(smoke_data, tmp_path, monkeypatch):
+    """A run with bf16 autocast on the CPU trains, is deterministic and records its precision;
+    its test CLL is not the fp32 run's (the autocast took effect) but close to it."""
+    from drscaling import train
+
+    root, key = smoke_data
+    monkeypatch.setenv("DRSCALING_DATA", str(root))
+    monkeypatch.setattr(train, "cpu_has_bf16", lambda: True)  # emulated where the CPU lacks it: slower, same maths
+    a = train.train_and_evaluate(spec(key, cpu_bf16=True), tmp_path / "a")
+    b = train.train_and_evaluate(spec(key, cpu_bf16=True), tmp_path / "b")
+    fp32 = train.train_and_evaluate(spec(key), tmp_path / "fp32")
+    assert a["status"] == "ok" and a["precision"] == "bf16" and fp32["precision"] == "fp32"
+    assert a["cll_test"] == b["cll_test"]
+    assert a["cll_test"] != fp32["cll_test"] and abs(a["cll_test"] - fp32["cll_test"]) < 0.1

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -296,6 +297,28 @@ def device_for(cfg: TrainingConfig) -> torch.device:
     return torch.device("cpu")
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has bf16 matrix instructions (AVX512-BF16 or AMX); without them autocast
+    emulates bf16, which is slower than fp32."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # an older torch without these probes
+        return False
+
+
+def training_precision(cfg: TrainingConfig, device: torch.device) -> str:
+    """"bf16" (autocast) or "fp32" for the training steps: ``bf16`` on a GPU, ``cpu_bf16`` on a
+    CPU that has bf16 instructions. A CPU without them trains in fp32, with a warning; the
+    result records which was used."""
+    if device.type == "cuda":
+        return "bf16" if cfg.bf16 else "fp32"
+    if cfg.cpu_bf16 and not cpu_has_bf16():
+        warnings.warn("training.cpu_bf16 is set but this CPU has no bf16 instructions (AVX512-BF16 or AMX): "
+                      "training in fp32 instead")
+        return "fp32"
+    return "bf16" if cfg.cpu_bf16 else "fp32"
+
+
 def build_model(model_spec: dict, vocab_size: int, cfg: TrainingConfig, seed: int) -> DualEncoder:
     if "pretrained" in model_spec:
         return DualEncoder.from_pretrained(model_spec["pretrained"], cfg.projection_dim, seed=seed)
@@ -363,7 +386,8 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
     _truncate_log(log_path, state["step"])
     chance_eval = math.log(check.draws.shape[-1] + 1)
     chance_train = math.log(cfg.negatives + (cfg.batch_size if cfg.in_batch_negatives else 1))
-    use_bf16 = device.type == "cuda" and cfg.bf16
+    precision = training_precision(cfg, device)
+    use_bf16 = precision == "bf16"
 
     model.train()
     started = time.time() - state["train_seconds"]
@@ -377,7 +401,7 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
         p_ids, p_mask = stacked_batch((train_p_tokens, pair_pos[rows]), (passage_tokens, negatives))
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, step)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
             q = model.encode(q_ids.to(device), q_mask.to(device))
             p = model.encode(p_ids.to(device), p_mask.to(device))
         b = len(rows)
@@ -420,7 +444,7 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
         "status": "ok" if state["status"] == "running" else state["status"],
         "steps": step, "best_step": state["best_step"], "train_seconds": round(train_seconds, 1),
         "selected_on": select_split, f"{select_split}_cll_check_best": state["best"],
-        "device": str(device), "torch_threads": torch.get_num_threads(),
+        "device": str(device), "torch_threads": torch.get_num_threads(), "precision": precision,
         "train_pairs": int(len(pairs)), "train_passages": int(len(np.unique(pair_p))),
     }
     if "noisy" in pairs:
