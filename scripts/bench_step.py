@@ -1,10 +1,11 @@
 """Seconds per training step of one DualEncoder shape on this CPU, eager or torch.compile'd,
 fp32 or bf16 autocast: the measurements behind the notes on making a CPU step cheaper.
 
-    python scripts/bench_step.py [--layers 2 --hidden 128 --batch 64] [--compile] [--bf16]
+    python scripts/bench_step.py [--layers 2 --hidden 128 --batch 64] [--compile] [--bf16] [--profile]
 
-Random token ids (query 12-24 tokens, passage 64), in-batch negatives only, AdamW; three
-warm-up steps (which include compilation), then the mean of --steps steps.
+Random token ids (query 12-24 tokens, passage 64), in-batch negatives plus --negatives shared
+random ones (the cpu profile: 64), AdamW; three warm-up steps (which include compilation), then
+the mean of --steps steps.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--negatives", type=int, default=0, help="shared negatives per step")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--compile", action="store_true", help="torch.compile(encode, dynamic=True)")
     parser.add_argument("--bf16", action="store_true", help="CPU bf16 autocast")
+    parser.add_argument("--profile", action="store_true", help="then print torch.profiler's top operators over 5 steps")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -37,12 +40,13 @@ def main() -> None:
     b = args.batch
 
     def step(query_len: int, passage_len: int = 64) -> None:
-        q_ids, p_ids = torch.randint(5, 8000, (b, query_len)), torch.randint(5, 8000, (b, passage_len))
+        k = args.negatives
+        q_ids, p_ids = torch.randint(5, 8000, (b, query_len)), torch.randint(5, 8000, (b + k, passage_len))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
             q = encode(q_ids, torch.ones_like(q_ids))
             p = encode(p_ids, torch.ones_like(p_ids))
-        ids = torch.arange(b)
-        loss = contrastive_loss(q.float(), p.float(), p[:0].float(), ids, ids[:0], True)
+        ids = torch.arange(b + k)
+        loss = contrastive_loss(q.float(), p[:b].float(), p[b:].float(), ids[:b], ids[b:], True)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -56,9 +60,16 @@ def main() -> None:
     for _ in range(args.steps):
         step(int(rng.integers(12, 24)))
     per_step = (time.time() - t0) / args.steps
-    print(f"L{args.layers}-H{args.hidden} batch {b} {'compiled' if args.compile else 'eager'} "
+    print(f"L{args.layers}-H{args.hidden} batch {b} + {args.negatives} negatives {'compiled' if args.compile else 'eager'} "
           f"{'bf16' if args.bf16 else 'fp32'}: {per_step:.4f} s/step, {b / per_step:.0f} pairs/s "
           f"(warm-up {warm:.1f} s), {args.threads} threads")
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(5):
+                step(18)
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
 """Training throughput of our trainer against sentence-transformers' own trainer, side by side
 on this machine: the same BERT shape trained from scratch, the same batch of (query, passage)
 pairs with in-batch negatives only (MultipleNegativesRankingLoss's objective), the same maximum
-length and the same SQuAD training pairs. Writes outputs/bench/bench.json and prints it.
+length and the same SQuAD training pairs. Both trainers run in fp32 and with bf16 autocast
+(sentence-transformers: ``bf16=True``; ours: ``training.cpu_bf16``); the headline ratio compares
+each as the profile configures it (ours: the profile's cpu_bf16; sentence-transformers: its
+default, fp32), and the same-precision ratios are reported beside it. Writes
+outputs/bench/bench.json and prints it.
 
     python scripts/bench_train.py [--profile cpu] [--layers 2 --hidden 128 --batch 64 --steps 60]
 """
@@ -16,6 +20,7 @@ import time
 from dataclasses import asdict
 from types import SimpleNamespace
 
+import numpy as np
 import torch
 
 from drscaling import paths
@@ -23,32 +28,34 @@ from drscaling.config import TrainingConfig, load_profile
 from drscaling.datasets import ProcessedData
 from drscaling.fileio import write_json
 
+WARMUP_STEPS = 5  # steps of each trainer left out of its timing
 
-def ours(data, args) -> float:
-    """Pairs per second of drscaling.train over ``steps`` steps (its own clock, which also
-    covers one small validation check: a conservative figure)."""
+
+def ours(data, args, bf16: bool) -> float:
+    """Pairs per second of drscaling.train after WARMUP_STEPS steps, by its own clock: the same
+    run trained for WARMUP_STEPS and for WARMUP_STEPS + ``steps`` steps (same seed, so the same
+    first steps); the difference of their training times is the ``steps`` steps alone (start-up,
+    the first steps and the end-of-run check and checkpoint cancel). The first run also fills
+    the tokenisation cache, so that both sides start from text in memory."""
     from drscaling.train import train_and_evaluate
 
-    training = TrainingConfig(steps=args.steps, batch_size=args.batch, negatives=0, in_batch_negatives=True,
-                              learning_rate=1e-3, warmup_steps=5, max_query_length=args.length,
-                              max_passage_length=args.length, eval_every=args.steps, eval_pairs=32, eval_pool=64,
-                              stall_margin=-100.0, threads=args.threads)
-    spec = SimpleNamespace(dataset=data.dir.name, data_key=data.manifest["key"], annotation="human", run_id="bench",
-                           model={"layers": args.layers, "hidden": args.hidden}, n_train=args.pairs, seed=0,
-                           training=asdict(training))
-    with tempfile.TemporaryDirectory() as tmp:
-        # a warm-up run fills the tokenisation cache so that both sides start from text in memory
-        warm = SimpleNamespace(**{**vars(spec), "training": {**spec.training, "steps": 2, "eval_every": 2}})
-        train_and_evaluate(warm, os.path.join(tmp, "warm"))
-        from drscaling import train as train_module
-
-        result = train_module.train_and_evaluate(spec, os.path.join(tmp, "run"))
-    return args.steps * args.batch / result["train_seconds"]
+    seconds = []
+    for steps in (WARMUP_STEPS, WARMUP_STEPS + args.steps):
+        training = TrainingConfig(steps=steps, batch_size=args.batch, negatives=0, in_batch_negatives=True,
+                                  learning_rate=1e-3, warmup_steps=5, max_query_length=args.length,
+                                  max_passage_length=args.length, eval_every=steps, eval_pairs=32, eval_pool=64,
+                                  stall_margin=-100.0, threads=args.threads, cpu_bf16=bf16)
+        spec = SimpleNamespace(dataset=data.dir.name, data_key=data.manifest["key"], annotation="human",
+                               run_id="bench", model={"layers": args.layers, "hidden": args.hidden},
+                               n_train=args.pairs, seed=0, training=asdict(training))
+        with tempfile.TemporaryDirectory() as tmp:
+            seconds.append(train_and_evaluate(spec, tmp)["train_seconds"])
+    return args.steps * args.batch / (seconds[1] - seconds[0])
 
 
-def sentence_transformers_side(data, args) -> float:
+def sentence_transformers_side(data, args, bf16: bool) -> float:
     """Pairs per second of SentenceTransformerTrainer with MultipleNegativesRankingLoss, timed
-    from the end of its first steps to the end of training by a callback."""
+    by a callback from the end of its WARMUP_STEPS-th step to the end of training."""
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers import models
@@ -62,7 +69,6 @@ def sentence_transformers_side(data, args) -> float:
     queries = data.queries("train").set_index("qid")["text"]
     passages = data.corpus.set_index("pid")["text"]
     train = Dataset.from_dict({"anchor": [queries[q] for q in pairs["qid"]], "positive": [passages[p] for p in pairs["pid"]]})
-    warmup = 5
 
     class Clock(TrainerCallback):
         times: list[float] = []
@@ -83,12 +89,12 @@ def sentence_transformers_side(data, args) -> float:
             model=model, train_dataset=train, loss=MultipleNegativesRankingLoss(model), callbacks=[clock],
             args=SentenceTransformerTrainingArguments(
                 output_dir=os.path.join(tmp, "out"), per_device_train_batch_size=args.batch,
-                max_steps=args.steps + warmup, learning_rate=1e-3, warmup_steps=5, logging_steps=10_000,
+                max_steps=args.steps + WARMUP_STEPS, learning_rate=1e-3, warmup_steps=5, logging_steps=10_000,
                 save_strategy="no", report_to=[], use_cpu=True, dataloader_drop_last=True, seed=0,
-                disable_tqdm=True),
+                disable_tqdm=True, bf16=bf16),
         )
         trainer.train()
-    timed = clock.times[warmup - 1:]
+    timed = clock.times[WARMUP_STEPS - 1:]
     return (len(timed) - 1) * args.batch / (timed[-1] - timed[0])
 
 
@@ -102,17 +108,34 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--pairs", type=int, default=10_000, help="training pairs (a nested subset size)")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3, help="measurements per trainer and precision (median)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads or os.cpu_count())
     profile = load_profile(args.profile)
     data = ProcessedData(profile.processed_dir)
-    st = sentence_transformers_side(data, args)
-    ours_rate = ours(data, args)
+    # step times on this shared 2-core machine vary by up to a third between minutes: each
+    # figure is the median of --repeats measurements, taken in turn (ST, ours; fp32, bf16)
+    samples = {(side, precision): [] for side in ("sentence_transformers", "ours") for precision in ("fp32", "bf16")}
+    for _ in range(args.repeats):
+        for precision in ("fp32", "bf16"):
+            samples["sentence_transformers", precision].append(sentence_transformers_side(data, args, precision == "bf16"))
+            samples["ours", precision].append(ours(data, args, precision == "bf16"))
+    rate = {key: round(float(np.median(values)), 1) for key, values in samples.items()}
+    rates = {
+        precision: {"sentence_transformers_pairs_per_s": rate["sentence_transformers", precision],
+                    "ours_pairs_per_s": rate["ours", precision],
+                    "ratio": round(rate["ours", precision] / rate["sentence_transformers", precision], 2),
+                    "samples": {side: [round(v, 1) for v in samples[side, precision]]
+                                for side in ("sentence_transformers", "ours")}}
+        for precision in ("fp32", "bf16")
+    }
+    our_precision = "bf16" if profile.training.cpu_bf16 else "fp32"
+    ours_rate, st = rate["ours", our_precision], rate["sentence_transformers", "fp32"]
     report = {
         "shape": f"L{args.layers}-H{args.hidden}", "batch": args.batch, "max_length": args.length, "steps": args.steps,
-        "ours_pairs_per_s": round(ours_rate, 1), "sentence_transformers_pairs_per_s": round(st, 1),
-        "ratio": round(ours_rate / st, 2), "threads": torch.get_num_threads(), "device": "cpu",
-        "profile": profile.name,
+        "ours_pairs_per_s": ours_rate, "sentence_transformers_pairs_per_s": st, "ratio": round(ours_rate / st, 2),
+        "ours_precision": our_precision, "sentence_transformers_precision": "fp32", "repeats": args.repeats,
+        "same_precision": rates, "threads": torch.get_num_threads(), "device": "cpu", "profile": profile.name,
     }
     write_json(paths.outputs_dir("bench") / "bench.json", report)
     print(json.dumps(report, indent=2))
