@@ -1,7 +1,7 @@
 """Seconds per training step of one DualEncoder shape on this CPU, eager or torch.compile'd,
 fp32 or bf16 autocast: the measurements behind the notes on making a CPU step cheaper.
 
-    python scripts/bench_step.py [--layers 2 --hidden 128 --batch 64] [--compile] [--bf16] [--profile]
+    python scripts/bench_step.py [--layers 2 --hidden 128 --batch 64] [--compile] [--bf16] [--profile] [--matmul]
 
 Random token ids (query 12-24 tokens, passage 64), in-batch negatives plus --negatives shared
 random ones (the cpu profile: 64), AdamW; three warm-up steps (which include compilation), then
@@ -31,6 +31,8 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile(encode, dynamic=True)")
     parser.add_argument("--bf16", action="store_true", help="CPU bf16 autocast")
     parser.add_argument("--profile", action="store_true", help="then print torch.profiler's top operators over 5 steps")
+    parser.add_argument("--matmul", action="store_true",
+                        help="then the GFLOP/s of this shape's matrix products alone, fp32 and bf16")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -70,6 +72,16 @@ def main() -> None:
             for _ in range(5):
                 step(18)
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+    if args.matmul:  # a batch of 64-token passages times the layers' weight matrices
+        h, tokens = args.hidden, (b + args.negatives) * 64
+        for m, k, n in [(tokens, h, h), (tokens, h, 4 * h), (tokens, 4 * h, h)]:
+            for dtype in (torch.float32, torch.bfloat16):
+                x, w = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
+                x @ w
+                t0 = time.time()
+                for _ in range(20):
+                    x @ w
+                print(f"matmul {m}x{k} @ {k}x{n} {dtype}: {2 * m * k * n * 20 / (time.time() - t0) / 1e9:.0f} GFLOP/s")
 
 
 if __name__ == "__main__":

@@ -312,11 +312,13 @@ def training_precision(cfg: TrainingConfig, device: torch.device) -> str:
     result records which was used."""
     if device.type == "cuda":
         return "bf16" if cfg.bf16 else "fp32"
-    if cfg.cpu_bf16 and not cpu_has_bf16():
+    if not cfg.cpu_bf16:
+        return "fp32"
+    if not cpu_has_bf16():
         warnings.warn("training.cpu_bf16 is set but this CPU has no bf16 instructions (AVX512-BF16 or AMX): "
                       "training in fp32 instead")
         return "fp32"
-    return "bf16" if cfg.cpu_bf16 else "fp32"
+    return "bf16"
 
 
 def build_model(model_spec: dict, vocab_size: int, cfg: TrainingConfig, seed: int) -> DualEncoder:
