@@ -62,14 +62,22 @@ class RetrievalDataset:
 
 def merge(name: str, parts: dict[str, RetrievalDataset]) -> RetrievalDataset:
     """One dataset from several single-file ones: corpora united (same id = same text), each
-    part's single split renamed to its key (e.g. ``{"train": ..., "test": ...}``)."""
+    part's single split renamed to its key (e.g. ``{"train": ..., "test": ...}``).
+
+    A part's ``name`` should be its source file: the errors (a passage id with two texts, a
+    query id in two splits) name both files."""
     corpus: dict[str, str] = {}
+    corpus_from: dict[str, str] = {}
     groups: dict[str, str] = {}
     splits: dict[str, Split] = {}
     for split_name, part in parts.items():
         for pid, text in part.corpus.items():
             if corpus.setdefault(pid, text) != text:
-                raise ValueError(f"{name}: passage id {pid!r} has two different texts")
+                raise DataFormatError(
+                    part.name, f"passage id {pid!r}", "id",
+                    f"the same text as passage {pid!r} of {corpus_from[pid]}; the two texts differ",
+                )
+            corpus_from.setdefault(pid, part.name)
         for pid, g in part.groups.items():
             groups.setdefault(pid, f"{split_name}:{g}")
         (only,) = part.splits.values()
@@ -78,8 +86,10 @@ def merge(name: str, parts: dict[str, RetrievalDataset]) -> RetrievalDataset:
     for split_name, split in splits.items():
         for qid in split.queries:
             if qid in seen:
-                raise ValueError(
-                    f"{name}: query id {qid!r} occurs in both {seen[qid]} and {split_name}"
+                raise DataFormatError(
+                    parts[split_name].name, f"query id {qid!r}", "id",
+                    f"a query id of the {split_name} split only; it occurs in both {seen[qid]} "
+                    f"({parts[seen[qid]].name}) and {split_name} ({parts[split_name].name})",
                 )
             seen[qid] = split_name
     return RetrievalDataset(name=name, corpus=corpus, splits=splits, groups=groups)

@@ -58,7 +58,8 @@ def nested_subset_order(pairs: pd.DataFrame, sizes: list[int], seed: int) -> pd.
             raise ValueError(f"data.subset_sizes: each size must be a positive integer, got {d!r}")
         if d > n:
             raise ValueError(
-                f"data.subset_sizes asks for {d:,} training pairs, but the training split has only {n:,}"
+                f"data.subset_sizes asks for {d:,} training pairs, but the training split has only {n:,}; "
+                f"expected sizes of at most {n:,}"
             )
     rng = np.random.default_rng(seed)
     ranked = pairs.iloc[rng.permutation(n)].reset_index(drop=True)

@@ -29,11 +29,15 @@ def read_json_file(path: str | Path):
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     raw = path.read_bytes()
+    if not raw.strip():
+        raise DataFormatError(path, None, None, f"a JSON document; the file is empty ({len(raw)} bytes)")
     if raw[:2] == GZIP_MAGIC:
         try:
             raw = gzip.decompress(raw)
         except (EOFError, OSError, zlib.error) as e:
             raise DataFormatError(path, None, None, f"a complete gzip file; it is truncated or corrupt ({e})") from None
+        if not raw.strip():
+            raise DataFormatError(path, None, None, "a JSON document; the file is gzipped but holds nothing")
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as e:

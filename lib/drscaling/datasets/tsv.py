@@ -59,6 +59,8 @@ def read_id_text(path: str | Path, kind: str = "text") -> dict[str, str]:
         if key in out:
             raise DataFormatError(path, f"line {lineno}", "id", f"a unique id; {key!r} occurs twice")
         out[key] = text
+    if not out:
+        raise DataFormatError(path, None, None, f"at least one 'id<TAB>{kind}' line; found none (the file is empty)")
     return out
 
 
@@ -66,10 +68,12 @@ def read_qrels(path: str | Path, min_relevance: int = 1) -> dict[str, list[str]]
     """qrels (two-column or TREC four-column) to ``qid -> [pid, ...]`` (relevant ones only)."""
     path = Path(path)
     out: dict[str, list[str]] = {}
+    judgements = 0
     for lineno, line in _lines(path, f"read {path.name}"):
         parts = line.split("\t") if "\t" in line else line.split()
         if lineno == 1 and parts[0].strip().lower() in HEADER_IDS:
             continue
+        judgements += 1
         if len(parts) == 2:
             qid, pid, rel = parts[0], parts[1], str(min_relevance)
         elif len(parts) == 4:
@@ -86,6 +90,8 @@ def read_qrels(path: str | Path, min_relevance: int = 1) -> dict[str, list[str]]
             pids = out.setdefault(qid.strip(), [])
             if pid.strip() not in pids:
                 pids.append(pid.strip())
+    if not judgements:
+        raise DataFormatError(path, None, None, "at least one qrels line (qid, pid); found none (the file is empty)")
     return out
 
 
