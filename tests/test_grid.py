@@ -242,7 +242,8 @@ def test_nan_loss_and_not_learning_are_done_bad_status_is_not(tmp_path):
         return {"cll_test": 1.0}
 
     rec = execute_run(spec(seed=1), root, run_fn=nan_run)
-    assert rec["status"] == "nan_loss" and math.isnan(read_json(Path(rec["run_dir"]) / "result.json")["result"]["cll_test"])
+    # strict JSON: a NaN result is stored as null
+    assert rec["status"] == "nan_loss" and read_json(Path(rec["run_dir"]) / "result.json")["result"]["cll_test"] is None
     assert execute_run(spec(seed=1), root, run_fn=bad)["skipped"]
     assert execute_run(spec(seed=2), root, run_fn=stalled)["status"] == "not_learning"
     assert execute_run(spec(seed=2), root, run_fn=bad)["skipped"]

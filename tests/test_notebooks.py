@@ -1,4 +1,6 @@
 import json
+import os
+import subprocess
 
 import pandas as pd
 import pytest
@@ -33,7 +35,7 @@ def test_unknown_notebook_parameter_names_key_and_notebook(tmp_path):
 def test_unknown_notebook_name(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump({"dataset": "x", "notebooks": {"01_prepare_dat": {}}}))
-    with pytest.raises(FileNotFoundError, match="no notebook '01_prepare_dat'"):
+    with pytest.raises(ConfigError, match=r"p\.yaml: notebooks\.01_prepare_dat: no notebook .01_prepare_dat."):
         notebook_parameters(load_profile(path), "01_prepare_data")
 
 
@@ -46,11 +48,17 @@ def test_shipped_profiles_pass_only_declared_parameters():
             assert notebook_parameters(profile, name)["profile"] == profile.name
 
 
+def make(target: str, env: dict | None = None):
+    """``make <target> PROFILE=smoke`` in the project root, with the test's data and outputs folders."""
+    return subprocess.run(["make", "--no-print-directory", target, "PROFILE=smoke"], cwd=paths.ROOT,
+                          env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=600)
+
+
 REQUIRED_COLUMNS = ["run_id", "annotation", "model", "layers", "hidden", "n_params", "n_train", "seed", "cll_test",
                     "cll_validation", "mrr_at_10", "ndcg_at_10", "recall_at_100", "steps", "train_seconds", "status"]
 
 
-def test_notebooks_01_to_06_on_smoke(shared_squad):
+def test_notebooks_01_to_06_on_smoke(shared_squad, tmp_path):
     profile = load_profile("smoke")
     executed = run_notebook("01_prepare_data", "smoke")
     assert executed == profile.outputs_dir / "notebooks" / "01_prepare_data.ipynb"
@@ -65,10 +73,26 @@ def test_notebooks_01_to_06_on_smoke(shared_squad):
     assert table.loc["corpus", "passages"] == counts["corpus"]
     assert (profile.outputs_dir / "figures" / "data_statistics.png").stat().st_size > 10_000
 
-    # 02 trains the smoke grid: 4 shapes x D=800, 1 shape x 4 sizes, 2 x 3 joint = 9 distinct runs
-    run_notebook("02_train_grid", "smoke")
-    summary = json.loads((profile.outputs_dir / "runs" / "grid.json").read_text())
-    assert summary["counts"] == {"ok": 9}
+    # 02 trains the smoke grid: 4 shapes x D=800, 1 shape x 4 sizes, 2 x 3 joint = 9 distinct runs.
+    # Through make, with one run made to fail: make ends non-zero naming it, after training the
+    # other 8, and writes no grid.json; the next make retries that run and only it.
+    from drscaling import grid
+
+    runs = profile.outputs_dir / "runs"
+    planned = grid.plan_grid(profile, json.loads((profile.processed_dir / "manifest.json").read_text())["key"])
+    victim = planned[1].run_id
+    failed = make("02_train_grid", env={grid.FAIL_ENV: victim})
+    assert failed.returncode != 0 and f"{victim}: InjectedFailure: failed on purpose" in failed.stderr
+    assert "1 of 9 runs" in failed.stderr and not (runs / "grid.json").exists()
+    done = {p.run_id: (runs / p.run_id / "result.json").stat().st_mtime_ns for p in planned if p.run_id != victim}
+    assert len(done) == 8 and (runs / victim / "error.json").is_file()
+    retried = make("02_train_grid")
+    assert retried.returncode == 0, retried.stderr
+    assert {r: (runs / r / "result.json").stat().st_mtime_ns for r in done} == done  # not retrained
+    assert (runs / victim / "result.json").is_file() and not (runs / victim / "error.json").exists()
+    summary = json.loads((runs / "grid.json").read_text())
+    assert summary["counts"] == {"ok": 9} and summary["complete"] is True
+    assert make("02_train_grid").stdout.count("run-notebook") == 0  # complete: nothing to do
     run_notebook("03_evaluate", "smoke")
     results = pd.read_csv(profile.outputs_dir / "results.csv")
     assert list(results.columns[: 3]) == ["run_id", "annotation", "model"]
@@ -78,6 +102,12 @@ def test_notebooks_01_to_06_on_smoke(shared_squad):
         ("L1-H32", 100), ("L1-H32", 200), ("L1-H32", 400), ("L1-H32", 800), ("L1-H48", 800),
         ("L1-H64", 200), ("L1-H64", 400), ("L1-H64", 800), ("L1-H96", 800)]
     assert (results["cll_test"] > 0).all() and results["mrr_at_10"].between(0, 1).all()
+    provenance_columns = {"trainer_version", "precision", "wall_seconds", "train_seconds", "provenance.commit",
+                          "provenance.dirty", "provenance.torch", "provenance.transformers", "provenance.numpy",
+                          "provenance.drscaling", "provenance.python", "provenance.cpu", "provenance.cpu_count",
+                          "provenance.gpu"}
+    assert provenance_columns <= set(results.columns), provenance_columns - set(results.columns)
+    assert (results["provenance.commit"].str.len() == 40).all() and (results["trainer_version"] >= 1).all()
     for run_id, cll in zip(results["run_id"], results["cll_test"]):  # traceable to its run folder
         record = json.loads((profile.outputs_dir / "runs" / run_id / "result.json").read_text())
         assert record["result"]["cll_test"] == pytest.approx(cll)
@@ -130,9 +160,45 @@ def test_notebooks_01_to_06_on_smoke(shared_squad):
         assert r["cost_data"] + r["cost_train"] + r["cost_infer"] == pytest.approx(r["budget"], rel=1e-6)
     assert allocation["laws"]["this study"] == pytest.approx(fits["laws"]["joint"]["params"])
 
-    # a second pass trains nothing: every run is skipped
-    from drscaling import grid
+    # an incomplete grid: 05 refuses it, unless the profile allows missing runs; then fits.json,
+    # the figures and 06's budget.json name the missing point (a copy of smoke.yaml with
+    # allow_missing_runs: true, under the same name, so the same outputs folder)
+    from papermill.exceptions import PapermillExecutionError
 
+    csv = profile.outputs_dir / "results.csv"
+    complete = csv.read_text()
+    broken = results.astype({"error": object})
+    victim = broken.loc[broken["model"] == "L1-H48", "run_id"].item()  # a model-size point only
+    broken.loc[broken["run_id"] == victim, ["status", "error"]] = ["failed", "RuntimeError: boom"]
+    broken.to_csv(csv, index=False)
+    with pytest.raises(PapermillExecutionError, match="IncompleteGridError"):
+        run_notebook("05_fit_scaling_laws", "smoke")
+    allowing = tmp_path / "allow" / "smoke.yaml"
+    allowing.parent.mkdir()
+    allowing.write_text((paths.CONFIGS / "smoke.yaml").read_text() + "allow_missing_runs: true\n")
+    run_notebook("05_fit_scaling_laws", allowing)
+    partial = json.loads((profile.outputs_dir / "fits.json").read_text())
+    assert [m["run_id"] for m in partial["missing_runs"]] == [victim]
+    assert partial["laws"]["model_size"]["missing_runs"] == [victim] and partial["laws"]["data_size"]["missing_runs"] == []
+    assert partial["laws"]["model_size"]["n_points"] == 3 and victim not in partial["laws"]["model_size"]["run_ids"]
+    run_notebook("06_budget_allocation", allowing)
+    assert [m["run_id"] for m in json.loads((profile.outputs_dir / "budget.json").read_text())["missing_runs"]] == [victim]
+    csv.write_text(complete)
+
+    # one JSON policy: every JSON file the study wrote is strict JSON (NaN and infinity as null)
+    def no_constants(name):
+        raise AssertionError(f"non-strict JSON constant {name}")
+
+    written = [*profile.outputs_dir.rglob("*.json"), *profile.outputs_dir.rglob("*.ipynb"),
+               *profile.processed_dir.rglob("*.json")]
+    assert len(written) > 40
+    for path in written:
+        json.loads(path.read_text(), parse_constant=no_constants)
+    for path in profile.outputs_dir.rglob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            json.loads(line, parse_constant=no_constants)
+
+    # a second pass trains nothing: every run is skipped
     planned = grid.plan_grid(profile, json.loads((profile.processed_dir / "manifest.json").read_text())["key"],
                              sweeps=grid.SWEEPS)
     records = grid.run_grid(profile, planned, run_fn=lambda spec, run_dir: pytest.fail("a finished run was retrained"))

@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="an existing Ray cluster ('auto', 'ray://host:10001'); default: the profile's, else start one")
     grid.add_argument("--gpus-per-run", type=float, default=None, help="default: the profile's grid.gpus_per_run")
     grid.add_argument("--dry-run", action="store_true", help="list the planned runs and whether they are done")
+    grid.add_argument("--strict", action="store_true",
+                      help="refuse a plan whose largest D is seen fewer than 2.5 times, or whose shapes stall near chance")
     grid.add_argument("--sweeps", default="model_size,data_size,joint",
                       help="comma-separated sweeps to run (default: %(default)s; 'annotation' is notebook 04's)")
     args = parser.parse_args(argv)
@@ -42,20 +44,32 @@ def main(argv: list[str] | None = None) -> int:
 
             from .notebooks import KERNEL, run_notebook
 
+            from papermill.exceptions import PapermillExecutionError
+
             logging.basicConfig(level=logging.INFO, format="%(message)s")  # papermill echoes cell output
-            print(run_notebook(args.name, args.profile, kernel=args.kernel or KERNEL, progress=True))
+            try:
+                print(run_notebook(args.name, args.profile, kernel=args.kernel or KERNEL, progress=True))
+            except PapermillExecutionError as e:  # the cell's own error, without papermill's frame
+                print(f"error: notebook {args.name} (profile {args.profile}) stopped in cell {e.cell_index}: "
+                      f"{e.ename}: {e.evalue}\n(the executed copy with the error in place: "
+                      f"{args.name}.failed.ipynb in the profile's outputs/<profile>/notebooks/)", file=sys.stderr)
+                return 1
         elif args.command == "prepare":
             from .config import load_profile
             from .datasets import prepare_dataset
 
-            print(prepare_dataset(load_profile(args.profile), force=args.force).dir)
+            try:
+                print(prepare_dataset(load_profile(args.profile), force=args.force).dir)
+            except ValueError as e:  # bad input (DataFormatError): the message names file and record
+                print(f"error: {e}", file=sys.stderr)
+                return 2
         elif args.command == "grid":
             from .grid import RunFolderError, cli
 
             try:
                 rc = cli(args.profile, executor=args.executor, ray_address=args.ray_address,
                          gpus_per_run=args.gpus_per_run, dry_run=args.dry_run,
-                         sweeps=[x.strip() for x in args.sweeps.split(",") if x.strip()])
+                         sweeps=[x.strip() for x in args.sweeps.split(",") if x.strip()], strict=args.strict)
             except (RunFolderError, ValueError) as e:
                 raise ConfigError(str(e)) from None
             if rc:

@@ -21,6 +21,7 @@ from . import paths
 
 SQUAD_URL = "https://rajpurkar.github.io/SQuAD-explorer/dataset"
 SOURCES = ("squad", "msmarco", "t2ranking")
+SQUAD_FILES = {"train": "train-v1.1.json", "test": "dev-v1.1.json"}
 
 
 class ConfigError(ValueError):
@@ -38,7 +39,8 @@ class DataConfig:
     download_dir: str = "data/raw/squad"
     # File names: squad needs train and test; msmarco/t2ranking need collection and
     # <split>_queries / <split>_qrels (their defaults are the official names).
-    files: dict = field(default_factory=lambda: {"train": "train-v1.1.json", "test": "dev-v1.1.json"})
+    # (msmarco/t2ranking: the keys collection and <split>_queries / <split>_qrels.)
+    files: dict = field(default_factory=lambda: dict(SQUAD_FILES))
     limit_train_articles: int | None = None  # first articles only (quick profiles); squad only
     limit_test_articles: int | None = None
     validation_groups: int = 20  # whole training articles held out for validation
@@ -56,11 +58,36 @@ class DataConfig:
             raise ConfigError(f"data.route: expected 'files' or 'ir_datasets', got {self.route!r}")
         if self.route == "ir_datasets" and self.source != "msmarco":
             raise ConfigError("data.route 'ir_datasets' is available for source 'msmarco' only")
+        self._check_files()
         for name in ("validation_groups", "cll_negatives", "cll_repeats", "vocab_size"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"data.{name}: expected a positive integer, got {getattr(self, name)}")
         if list(self.subset_sizes) != sorted(set(self.subset_sizes)) or any(d <= 0 for d in self.subset_sizes):
             raise ConfigError(f"data.subset_sizes: expected increasing positive integers, got {list(self.subset_sizes)}")
+
+    def _check_files(self):
+        """``files``: the keys the source reads (a mistyped key is an error, not a silently
+        ignored file) and file names as values."""
+        if self.source != "squad" and self.files == SQUAD_FILES:
+            object.__setattr__(self, "files", {})  # not given: the source's official names apply
+        for key, name in self.files.items():
+            if not isinstance(name, str) or not name.strip():
+                raise ConfigError(f"data.files.{key}: expected a file name, got {name!r}")
+        if self.source == "squad":
+            unknown, missing = sorted(set(self.files) - set(SQUAD_FILES)), sorted(set(SQUAD_FILES) - set(self.files))
+            if unknown or missing:
+                raise ConfigError(
+                    f"data.files: source squad expects exactly the keys ['test', 'train'] "
+                    f"(unknown: {unknown}, missing: {missing})"
+                )
+        else:
+            split_file = re.compile(r"\w+_(queries|qrels)")
+            unknown = sorted(k for k in self.files if k != "collection" and not split_file.fullmatch(str(k)))
+            if unknown:
+                raise ConfigError(
+                    f"data.files: unknown key(s) {unknown} for source {self.source}; expected 'collection', "
+                    f"'<split>_queries' and '<split>_qrels'"
+                )
 
 
 @dataclass(frozen=True)
@@ -143,6 +170,9 @@ class Profile:
     description: str = ""
     notebooks: dict = field(default_factory=dict)  # notebook name -> extra papermill parameters
     path: Path | None = None  # the YAML file it was read from
+    # false: notebooks 03-06 refuse to work on a grid with failed or pending runs; true: they
+    # go on without them and name the missing points in their tables, figures and fits.json
+    allow_missing_runs: bool = False
 
     @property
     def processed_dir(self) -> Path:
@@ -224,7 +254,7 @@ def load_profile(profile: str | Path) -> Profile:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    top = {"dataset", "description", "notebooks", *SECTIONS}
+    top = {"dataset", "description", "notebooks", "allow_missing_runs", *SECTIONS}
     unknown = sorted(set(raw) - top)
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {unknown}; known keys: {sorted(top)}")
@@ -241,5 +271,6 @@ def load_profile(profile: str | Path) -> Profile:
         description=str(raw.get("description", "")),
         notebooks={k: dict(v or {}) for k, v in notebooks.items()},
         path=path,
+        allow_missing_runs=_check_type(raw.get("allow_missing_runs", False), bool, f"{path}: allow_missing_runs"),
         **sections,
     )

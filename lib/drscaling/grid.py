@@ -36,12 +36,14 @@ import re
 import socket
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
 from .config import ConfigError, Profile, TrainingConfig, from_dict
 from .fileio import read_json, sha256_json, write_json
+from .provenance import TRAINER_VERSION, provenance
 
 FORMAT_VERSION = 1
 SWEEPS = ("model_size", "data_size", "joint", "annotation")
@@ -50,7 +52,9 @@ DONE_STATUSES = ("ok", "not_learning", "nan_loss")  # what the trainer may retur
 FAILED = "failed"
 SPEC_FILE, RESULT_FILE, ERROR_FILE = "spec.json", "result.json", "error.json"
 # Handed to Ray workers so that they read and write where the driver expects.
-ENV_VARS = ("DRSCALING_DATA", "DRSCALING_OUTPUTS", "DRSCALING_DATASETS")
+# Fault injection for the tests: runs whose id is listed here (comma-separated) fail on purpose.
+FAIL_ENV = "DRSCALING_FAIL_RUNS"
+ENV_VARS = ("DRSCALING_DATA", "DRSCALING_OUTPUTS", "DRSCALING_DATASETS", FAIL_ENV)
 SHAPE_KEYS = ("layers", "hidden", "pretrained", "training")
 
 RunFn = Callable[["RunSpec", Path], dict]
@@ -58,6 +62,20 @@ RunFn = Callable[["RunSpec", Path], dict]
 
 class RunFolderError(RuntimeError):
     """A run folder that holds another spec than the one its id names."""
+
+
+class RunsFailedError(RuntimeError):
+    """Some runs of a stage failed: the stage's output is not written, and the next
+    invocation retries exactly those runs (finished ones are skipped)."""
+
+
+class InjectedFailure(RuntimeError):
+    """The failure a test asked for with DRSCALING_FAIL_RUNS."""
+
+
+class IncompleteGridError(RuntimeError):
+    """A stage was asked to work on a grid with failed or pending runs, and the profile does
+    not say ``allow_missing_runs: true``."""
 
 
 # ---------------------------------------------------------------- run specs
@@ -88,6 +106,9 @@ class RunSpec:
     seed: int
     training: dict = field(default_factory=dict)
     annotation_options: dict = field(default_factory=dict)  # e.g. {"rate": 0.3} for noisy_human
+    # The trainer that trains it (drscaling.provenance): part of the id, so a change to the
+    # training numerics (with its version bump) makes every run a new one.
+    trainer_version: int = TRAINER_VERSION
 
     def __post_init__(self):
         if not isinstance(self.model, dict) or not (
@@ -96,7 +117,7 @@ class RunSpec:
             raise ValueError(f"RunSpec.model: expected {{'layers', 'hidden'}} or {{'pretrained'}}, got {self.model!r}")
         if not re.fullmatch(r"[A-Za-z0-9._-]+", str(self.annotation)):
             raise ValueError(f"RunSpec.annotation: expected letters, digits, '.', '_', '-', got {self.annotation!r}")
-        for name in ("n_train", "seed"):
+        for name in ("n_train", "seed", "trainer_version"):
             if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
                 raise ValueError(f"RunSpec.{name}: expected an int, got {getattr(self, name)!r}")
         if not isinstance(self.annotation_options, dict):
@@ -117,7 +138,7 @@ class RunSpec:
         unknown = sorted(set(d) - names)
         if unknown:
             raise ValueError(f"RunSpec: unknown key(s) {unknown}")
-        return cls(**d)
+        return cls(**{"trainer_version": 0, **d})  # 0: recorded before trainers had versions
 
     def __hash__(self):
         return hash(json.dumps(self.to_dict(), sort_keys=True))
@@ -303,6 +324,75 @@ def plan_grid(profile: Profile, data_key: str, sweeps: Iterable[str] = MAIN_SWEE
     return [PlannedRun(spec, tuple(s for s in SWEEPS if s in tags)) for spec, tags in runs.values()]
 
 
+# ---------------------------------------------------------------- planning checks
+
+MIN_PASSES = 2.5  # the paper's ratio: 10,000 steps x 128 queries over its ~0.5M training pairs
+STALL_NATS = 1.0  # a point less than this far below chance is outside any power law's regime
+
+
+class PlanWarning(UserWarning):
+    """A plan whose runs cannot show what the study asks of them."""
+
+
+def passes(spec: RunSpec) -> float:
+    """How many times a run's training steps go over its D training pairs."""
+    t = spec.training
+    return t["steps"] * t["batch_size"] / spec.n_train
+
+
+def plan_warnings(planned: Iterable[PlannedRun | RunSpec]) -> list[str]:
+    """What in a plan keeps its sweeps from showing their laws: per sweep, a largest D that
+    steps x batch goes over fewer than MIN_PASSES times (the extra data is barely seen, and runs
+    at smaller D differ in passes as much as in D)."""
+    out = []
+    by_sweep: dict[str, list[RunSpec]] = {}
+    for p in map(_as_planned, planned):
+        for sweep in p.sweeps or ("(untagged)",):
+            by_sweep.setdefault(sweep, []).append(p.spec)
+    for sweep, specs in by_sweep.items():
+        short = [s for s in specs if passes(s) < MIN_PASSES]
+        if short:
+            worst = min(short, key=passes)
+            t = worst.training
+            out.append(f"sweep {sweep}: {len(short)} of {len(specs)} runs go over their D fewer than {MIN_PASSES} times; "
+                       f"e.g. {worst.model_name} at D = {worst.n_train:,} sees {t['steps']} steps x {t['batch_size']} = "
+                       f"{t['steps'] * t['batch_size']:,} pairs ({passes(worst):.2f} passes): raise training.steps "
+                       f"(or lower the largest D) so that every D is trained to what it allows")
+    return out
+
+
+def stalled_runs(profile: Profile, planned: Iterable[PlannedRun | RunSpec], chance: float) -> list[str]:
+    """Finished runs, per shape, that stalled near chance: status not_learning, or a test CLL
+    less than STALL_NATS below ``chance`` (log(K + 1) for K evaluation negatives)."""
+    root = runs_dir(profile)
+    stalled: dict[str, list[str]] = {}
+    for p in map(_as_planned, planned):
+        if not is_done(root / p.run_id):
+            continue
+        rec = read_json(root / p.run_id / RESULT_FILE)
+        cll = (rec.get("result") or {}).get("cll_test")
+        if rec["status"] == "not_learning" or (cll is not None and cll > chance - STALL_NATS):
+            stalled.setdefault(p.spec.model_name, []).append(
+                f"D = {p.spec.n_train:,} s{p.spec.seed}: {rec['status']}, test CLL {cll if cll is None else round(cll, 3)}")
+    return [f"shape {shape}: {len(runs)} run(s) within {STALL_NATS} nat of chance ({chance:.2f}): " + "; ".join(runs)
+            for shape, runs in stalled.items()]
+
+
+def warn_about_plan(planned: Iterable[PlannedRun | RunSpec], profile: Profile | None = None,
+                    chance: float | None = None, strict: bool = False) -> list[str]:
+    """Emit :func:`plan_warnings` (and, given the profile and chance level, :func:`stalled_runs`)
+    as PlanWarning; with ``strict``, raise ConfigError instead. Returns the messages."""
+    planned = list(planned)
+    messages = plan_warnings(planned)
+    if profile is not None and chance is not None:
+        messages += stalled_runs(profile, planned, chance)
+    if messages and strict:
+        raise ConfigError("the plan cannot show its laws (--strict):\n  " + "\n  ".join(messages))
+    for m in messages:
+        warnings.warn(m, PlanWarning, stacklevel=2)
+    return messages
+
+
 # ---------------------------------------------------------------- one run
 
 def runs_dir(profile: Profile) -> Path:
@@ -377,6 +467,7 @@ def _error_record(spec: RunSpec, sweeps, exc: BaseException, tb: str, where: str
         "where": where,
         "wall_seconds": None if seconds is None else round(seconds, 3),
         "host": socket.gethostname(),
+        "provenance": provenance(),
         "started": started,
         "time": _now(),
     }
@@ -399,6 +490,8 @@ def execute_run(spec: RunSpec, runs_dir: Path, run_fn: RunFn | None = None, swee
     _write_spec_file(spec, run_dir, sweeps)
     started, t0 = _now(), time.time()
     try:
+        if spec.run_id in os.environ.get(FAIL_ENV, "").split(","):
+            raise InjectedFailure(f"failed on purpose: the run id is in {FAIL_ENV}")
         fn = run_fn if run_fn is not None else _default_run_fn()
         result = fn(spec, run_dir)
         if not isinstance(result, dict) or result.get("status") not in DONE_STATUSES:
@@ -414,6 +507,7 @@ def execute_run(spec: RunSpec, runs_dir: Path, run_fn: RunFn | None = None, swee
             "result": result,
             "wall_seconds": round(time.time() - t0, 3),
             "host": socket.gethostname(),
+            "provenance": provenance(),
             "started": started,
             "finished": _now(),
         })
@@ -602,6 +696,7 @@ def _spec_columns(spec: dict) -> dict:
         "pretrained": model.get("pretrained"),
         "n_train": spec.get("n_train"),
         "seed": spec.get("seed"),
+        "trainer_version": spec.get("trainer_version", 0),
         "dataset": spec.get("dataset"),
         "data_key": spec.get("data_key"),
         **{f"training.{k}": v for k, v in sorted(spec.get("training", {}).items())},
@@ -609,14 +704,21 @@ def _spec_columns(spec: dict) -> dict:
 
 
 BASE_COLUMNS = ["run_id", "status", "annotation", "model", "layers", "hidden", "pretrained", "n_train", "seed",
-                "sweeps", "n_params", "wall_seconds", "host", "finished", "error_type", "error"]
+                "sweeps", "n_params", "trainer_version", "wall_seconds", "host", "finished", "error_type", "error"]
+PENDING = "pending"  # a planned run with neither result.json nor error.json
+
+
+def _provenance_columns(record: dict) -> dict:
+    """``provenance.<key>`` columns of a result or error record (empty for older records)."""
+    return {f"provenance.{k}": v for k, v in sorted((record.get("provenance") or {}).items())}
 
 
 def collect_results(profile: Profile, planned: Iterable[PlannedRun | RunSpec] | None = None):
     """One row per run folder with result.json (spec fields, every field of the trainer's
-    result, status, sweeps, wall seconds, host) or with only error.json (status ``failed``,
-    ``error_type``, ``error``). Given ``planned``, only the plan's runs, tagged with its sweeps
-    (folders of older settings are left out); otherwise every folder, tagged as recorded.
+    result, status, sweeps, wall seconds, host, ``provenance.*``) or with only error.json
+    (status ``failed``, ``error_type``, ``error``). Given ``planned``, only the plan's runs,
+    tagged with its sweeps (folders of older settings are left out), and a row with status
+    ``pending`` for each planned run without a record; otherwise every folder, tagged as recorded.
     Sorted by annotation, n_params (or layers, hidden), n_train, seed."""
     import pandas as pd
 
@@ -632,7 +734,8 @@ def collect_results(profile: Profile, planned: Iterable[PlannedRun | RunSpec] | 
             result = {k: v for k, v in (rec.get("result") or {}).items() if k != "status"}
             fixed = {"run_id": rec["run_id"], "status": rec["status"], **_spec_columns(rec["spec"]),
                      "sweeps": rec.get("sweeps", []), "wall_seconds": rec.get("wall_seconds"),
-                     "host": rec.get("host"), "finished": rec.get("finished"), "error_type": None, "error": None}
+                     "host": rec.get("host"), "finished": rec.get("finished"), "error_type": None, "error": None,
+                     **_provenance_columns(rec)}
             clash = {k: result.pop(k) for k in list(result) if k in fixed}
             rows.append({**result, **{f"result.{k}": v for k, v in clash.items()}, **fixed})
         elif (run_dir / ERROR_FILE).is_file():
@@ -640,8 +743,12 @@ def collect_results(profile: Profile, planned: Iterable[PlannedRun | RunSpec] | 
             rows.append({"run_id": rec["run_id"], "status": FAILED, **_spec_columns(rec["spec"]),
                          "sweeps": rec.get("sweeps", []), "wall_seconds": rec.get("wall_seconds"),
                          "host": rec.get("host"), "finished": rec.get("time"),
-                         "error_type": rec["error"]["type"], "error": rec["error"]["message"]})
-    if plan is not None:
+                         "error_type": rec["error"]["type"], "error": rec["error"]["message"],
+                         **_provenance_columns(rec)})
+    if plan is not None:  # planned runs that never started or were interrupted: pending
+        recorded = {row["run_id"] for row in rows}
+        rows += [{"run_id": run_id, "status": PENDING, **_spec_columns(p.spec.to_dict()), "sweeps": []}
+                 for run_id, p in plan.items() if run_id not in recorded]
         for row in rows:
             row["sweeps"] = list(plan[row["run_id"]].sweeps)
     for row in rows:
@@ -674,9 +781,11 @@ def plan_table(profile: Profile, planned: Iterable[PlannedRun | RunSpec]):
 # ---------------------------------------------------------------- command line
 
 def cli(profile_name: str, executor: str | None = None, ray_address: str | None = None,
-        gpus_per_run: float | None = None, dry_run: bool = False, sweeps: Iterable[str] = MAIN_SWEEPS) -> int:
+        gpus_per_run: float | None = None, dry_run: bool = False, sweeps: Iterable[str] = MAIN_SWEEPS,
+        strict: bool = False) -> int:
     """``python -m drscaling grid``: plan (and with --dry-run only print) the profile's grid,
-    run it, print a summary. Returns 1 if some run failed."""
+    run it, print a summary. Returns 1 if some run failed. ``strict``: refuse a plan that
+    :func:`warn_about_plan` warns about (ConfigError)."""
     import sys
 
     import pandas as pd
@@ -697,6 +806,16 @@ def cli(profile_name: str, executor: str | None = None, ray_address: str | None 
         print(f"note: {profile.processed_dir} is not prepared yet; the run ids below change once it is",
               file=sys.stderr)
     planned = plan_grid(profile, data_key, sweeps)
+    chance = None
+    if data_key != "unprepared":
+        import math
+
+        k = (ProcessedData(profile.processed_dir).manifest.get("data") or {}).get("cll_negatives")
+        chance = None if k is None else math.log(k + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PlanWarning)
+        for message in warn_about_plan(planned, profile, chance, strict=strict):
+            print(f"warning: {message}", file=sys.stderr)
     if not planned:
         print(f"the grid of profile {profile.name} is empty (set grid.model_size_shapes, "
               f"grid.data_size_shape or grid.joint_shapes in {profile.path})")
@@ -735,17 +854,83 @@ def summary_path(profile: Profile) -> Path:
     return runs_dir(profile) / "grid.json"
 
 
-def write_summary(profile: Profile, records: list[dict]) -> Path:
-    """Write ``runs/grid.json`` (atomically): one entry per planned run with its status."""
-    from .fileio import write_json
+def failure_lines(records: Iterable[dict]) -> list[str]:
+    """``<run_id>: <error type>: <first line of the message>`` for each failed record."""
+    out = []
+    for r in records:
+        if r.get("status") == FAILED:
+            error = r.get("error") or {}
+            first = (str(error.get("message", "")).strip().splitlines() or [""])[0]
+            out.append(f"{r['run_id']}: {error.get('type', 'Error')}: {first}")
+    return out
 
+
+def check_failures(records: list[dict], profile: Profile, what: str, output: Path) -> list[str]:
+    """The failure lines of ``records`` (see :func:`failure_lines`). If some run failed and the
+    profile does not say ``allow_missing_runs: true``, the stage's ``output`` (from an earlier
+    success) is removed, so that it never outlives its truth, and :class:`RunsFailedError`
+    names every failed run and the first line of its error."""
+    lines = failure_lines(records)
+    if lines and not profile.allow_missing_runs:
+        Path(output).unlink(missing_ok=True)
+        raise RunsFailedError(
+            f"{len(lines)} of {len(records)} runs of {what} failed (the other runs are finished and will be "
+            f"skipped; running again retries exactly these):\n  " + "\n  ".join(lines))
+    return lines
+
+
+def write_summary(profile: Profile, records: list[dict]) -> Path:
+    """Write ``runs/grid.json`` (atomically): one entry per planned run with its status, and
+    ``complete``. A failed run raises :class:`RunsFailedError` instead (and removes an older
+    grid.json), so that `make reproduce` ends non-zero and the next one retries it; with
+    ``allow_missing_runs: true`` the summary is written with ``"complete": false`` and the
+    failures, and the Makefile reruns the stage next time (retrying them)."""
+    path = summary_path(profile)
+    failed = check_failures(records, profile, f"the grid of profile {profile.name}", path)
     runs = [{"run_id": r["run_id"], "status": r["status"], "sweeps": list(r.get("sweeps", []))} for r in records]
     counts: dict[str, int] = {}
     for r in runs:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
-    path = summary_path(profile)
-    write_json(path, {"profile": profile.name, "finished": _now(), "counts": counts, "runs": runs})
+    write_json(path, {"profile": profile.name, "finished": _now(), "counts": counts, "runs": runs,
+                      "trainer_version": TRAINER_VERSION, "complete": not failed, "failed": failed})
     return path
+
+
+def missing_runs(results) -> list[dict]:
+    """The rows of a results table (:func:`collect_results` with a plan, or results.csv) whose
+    run is not finished: ``{"run_id", "status" (failed / pending), "sweeps", "error"}``."""
+    rows = results[~results["status"].isin(DONE_STATUSES)]
+    out = []
+    for _, r in rows.iterrows():
+        error = r.get("error")
+        out.append({"run_id": r["run_id"], "status": r["status"], "sweeps": r.get("sweeps") or "",
+                    "error": None if not isinstance(error, str) else (error.strip().splitlines() or [""])[0]})
+    return out
+
+
+def require_complete(profile: Profile, results, stage: str) -> list[dict]:
+    """The missing runs of ``results`` (see :func:`missing_runs`); raise
+    :class:`IncompleteGridError` if there are some and the profile does not allow them."""
+    missing = missing_runs(results)
+    if missing and not profile.allow_missing_runs:
+        lines = [f"{m['run_id']} ({m['status']}{': ' + m['error'] if m['error'] else ''})" for m in missing]
+        raise IncompleteGridError(
+            f"{stage}: {len(missing)} planned run(s) of profile {profile.name} are not finished:\n  "
+            + "\n  ".join(lines) + f"\nrun the grid again (`make reproduce PROFILE={profile.name}` retries them), "
+            f"or set allow_missing_runs: true in {profile.path} to go on without them")
+    return missing
+
+
+def check_trainer_versions(results, where: str) -> int:
+    """The one trainer version of a results table's runs; a ValueError if they differ (runs of
+    two trainers are not one experiment) or if a run predates trainer versions."""
+    versions = sorted({int(v) for v in results["trainer_version"].fillna(0)})
+    if len(versions) > 1 or versions == [0]:
+        counts = results["trainer_version"].fillna(0).astype(int).value_counts().sort_index().to_dict()
+        raise ValueError(f"{where}: the runs come from different or unversioned trainers (trainer_version: "
+                         f"number of runs = {counts}); fit runs of one trainer version only "
+                         f"(this code's is {TRAINER_VERSION}): rerun the grid, or drop the other rows")
+    return versions[0] if versions else TRAINER_VERSION
 
 
 def training_logs(profile: Profile, run_ids: Iterable[str]):

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from . import paths
 from .cll import cll_from_draws
 from .config import TrainingConfig
-from .fileio import atomic_path, write_json
+from .fileio import atomic_path, dumps, write_json
 from .model import DualEncoder, count_nonembedding_params, count_params_as_paper_code
 
 BUCKET_CHUNKS = 50  # batches per length-sorted chunk
@@ -243,7 +243,7 @@ def periodic_evaluator(data, split: str, corpus_row: dict, query_tokens: Tokens,
 
 def _log(path: Path, record: dict) -> None:
     with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
+        f.write(dumps(record) + "\n")
 
 
 def _truncate_log(path: Path, step: int) -> None:
@@ -333,7 +333,13 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
     (status ok / not_learning / nan_loss, metrics, counts, timings)."""
     from .datasets import ProcessedData
 
+    from .provenance import TRAINER_VERSION
+
     run_dir = Path(run_dir)
+    planned_for = getattr(spec, "trainer_version", TRAINER_VERSION)
+    if planned_for != TRAINER_VERSION:
+        raise RuntimeError(f"run {getattr(spec, 'run_id', '')} was planned for trainer version {planned_for}, "
+                           f"but this trainer is version {TRAINER_VERSION}: plan the grid again")
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = TrainingConfig(**spec.training)
     data = ProcessedData(paths.processed_dir(spec.dataset))

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .. import paths
-from ..config import DataConfig, Profile
+from ..config import ConfigError, DataConfig, Profile
 from ..fileio import read_json, sha256_file, sha256_json, write_json
 from .base import RetrievalDataset, merge
 from .download import find_file, find_or_download
@@ -81,7 +81,7 @@ def load_source(cfg: DataConfig, files: dict[str, Path]) -> RetrievalDataset:
         from .squad import load_squad
 
         limits = {"train": cfg.limit_train_articles, "test": cfg.limit_test_articles}
-        parts = {s: load_squad(files[s], limits[s]) for s in ("train", "test")}
+        parts = {s: load_squad(files[s], limits[s], name=str(files[s])) for s in ("train", "test")}
         return merge("squad", parts)
     if cfg.source == "msmarco" and cfg.route == "ir_datasets":
         from .msmarco import load_msmarco_ir_datasets
@@ -96,7 +96,14 @@ def load_source(cfg: DataConfig, files: dict[str, Path]) -> RetrievalDataset:
 # ---------------------------------------------------------------- preparation
 
 def preparation_key(cfg: DataConfig, checksums: dict[str, str]) -> str:
+    """The digest of every input of preparation: its code's format, the settings, the sources."""
     return sha256_json({"format": FORMAT_VERSION, "data": dataclasses.asdict(cfg), "sources": checksums})
+
+
+def data_key(inputs_key: str, tokenizer) -> str:
+    """The key runs are tied to: the inputs and the tokenizer's vocabulary (its tokens and ids),
+    which the WordPiece trainer (a library outside this project) could change for the same inputs."""
+    return sha256_json({"inputs": inputs_key, "vocabulary": sorted(tokenizer.get_vocab().items())})
 
 
 def prepare_dataset(profile: Profile, force: bool = False) -> "ProcessedData":
@@ -108,7 +115,7 @@ def prepare_dataset(profile: Profile, force: bool = False) -> "ProcessedData":
     manifest_path = out / "manifest.json"
     if not force and manifest_path.is_file():
         old = read_json(manifest_path)
-        if old.get("key") == key and all((out / f).exists() for f in old.get("files", [])):
+        if old.get("inputs_key") == key and all((out / f).exists() for f in old.get("files", [])):
             print(f"{out} is up to date (same sources and settings); nothing to do")
             return ProcessedData(out)
         print(f"{out} was prepared from other sources or settings; preparing it again")
@@ -117,9 +124,18 @@ def prepare_dataset(profile: Profile, force: bool = False) -> "ProcessedData":
     dataset = load_source(cfg, files)
     dataset.check()
     seeds = derived_seeds(cfg.seed)
-    dataset, held_out = hold_out_validation(dataset, cfg.validation_groups, seeds["validation_split"])
-    pairs = {s: pairs_frame(sp) for s, sp in dataset.splits.items()}
-    order = nested_subset_order(pairs["train"], list(cfg.subset_sizes), seeds["subsets"])
+    # Settings the data cannot satisfy (more validation groups than articles, a subset size
+    # above the number of training pairs) are profile errors: name the profile and the data.
+    train_source = files.get("train") or files.get("train_qrels") or cfg.source
+    try:
+        dataset, held_out = hold_out_validation(dataset, cfg.validation_groups, seeds["validation_split"])
+        pairs = {s: pairs_frame(sp) for s, sp in dataset.splits.items()}
+        order = nested_subset_order(pairs["train"], list(cfg.subset_sizes), seeds["subsets"])
+    except ValueError as e:
+        raise ConfigError(
+            f"{profile.path or profile.name}: {e} (training data from {train_source}, after holding out "
+            f"data.validation_groups = {cfg.validation_groups} groups for validation); nothing was written"
+        ) from None
 
     corpus_ids = list(dataset.corpus)
     row_of = {pid: i for i, pid in enumerate(corpus_ids)}
@@ -157,7 +173,8 @@ def prepare_dataset(profile: Profile, force: bool = False) -> "ProcessedData":
         written = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
         manifest = {
             "format": FORMAT_VERSION,
-            "key": key,
+            "key": data_key(key, tokenizer),
+            "inputs_key": key,
             "dataset": profile.dataset,
             "profile": profile.name,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
