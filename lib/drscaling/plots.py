@@ -79,6 +79,13 @@ def plot_metrics_vs_cll(results: pd.DataFrame, metrics: dict[str, str], baseline
     return fig, pd.DataFrame(rows)
 
 
+def seed_spread(x, y) -> pd.DataFrame:
+    """Per distinct x: the number of runs (seeds), the mean, min and max of y."""
+    frame = pd.DataFrame({"x": x, "y": y}).groupby("x")["y"]
+    return pd.DataFrame({"runs": frame.size(), "mean": frame.mean(), "min": frame.min(),
+                         "max": frame.max()}).reset_index()
+
+
 def plot_single_law(study, xlabel: str, title: str, ax=None):
     """A one-variable law in the paper's style (Figures 3 and 4): log-log axes, the runs, the
     fitted curve with its 95% bootstrap band, the held-out point(s) marked and their
@@ -99,12 +106,20 @@ def plot_single_law(study, xlabel: str, title: str, ax=None):
     label = (f"({p['A']:.3g}/N)^{p['alpha']:.2f} + {p['delta']:.2f}" if fit.law == "model_size"
              else f"({p['B']:.3g}/D)^{p['beta']:.2f} + {p['delta']:.2f}")
     ax.plot(grid, fit.predict(grid), label=f"fit: {label}, R² = {fit.r2:.3f}")
-    ax.scatter(x, y, color="black", zorder=3, label="runs")
+    spread = seed_spread(x, y)
+    if (spread["runs"] > 1).any():  # several seeds per point: their mean and range (error bar)
+        ax.scatter(x, y, color="black", s=8, alpha=0.4, zorder=3, label="runs (one per seed)")
+        ax.errorbar(spread["x"], spread["mean"], yerr=[spread["mean"] - spread["min"], spread["max"] - spread["mean"]],
+                    fmt="o", color="black", ms=4, capsize=3, zorder=3, label="mean and range over seeds")
+    else:
+        ax.scatter(x, y, color="black", zorder=3, label="runs")
     if study.holdout is not None:
         h = study.holdout
         hx = h.inputs[x_name]
+        errors = np.asarray(h.relative_error, dtype=float)
         ax.scatter(hx, h.observed, s=120, facecolors="none", edgecolors="red", zorder=4,
-                   label=f"held out: predicted {h.predicted[0]:.3f}, error {100 * h.relative_error[0]:+.1f}%")
+                   label=f"held out: predicted {np.mean(h.predicted):.3f}, error "
+                         + ", ".join(f"{100 * e:+.1f}%" for e in errors[:3]))
         ax.plot(grid, h.fit.predict(grid), color="red", ls=":", lw=1, label="fit without held-out point(s)")
     ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="test CLL", title=title)
     ax.set_ylim(y.min() / 1.25, y.max() * 1.25)  # the band can explode outside the data; keep the points readable

@@ -1,0 +1,29 @@
+"""Figures that carry several seeds per point show their spread."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+
+from drscaling import laws  # noqa: E402
+from drscaling.plots import plot_single_law, seed_spread  # noqa: E402
+
+
+def test_seed_spread_by_hand():
+    s = seed_spread([10, 10, 20, 30, 30, 30], [1.0, 3.0, 2.0, 4.0, 5.0, 9.0])
+    assert s["x"].tolist() == [10, 20, 30] and s["runs"].tolist() == [2, 1, 3]
+    assert s["mean"].tolist() == [2.0, 2.0, 6.0] and s["min"].tolist() == [1.0, 2.0, 4.0]
+    assert s["max"].tolist() == [3.0, 2.0, 9.0]
+
+
+def test_single_law_draws_seed_error_bars():
+    n = np.repeat(np.geomspace(1e4, 3e5, 6), 2)  # 6 sizes x 2 seeds
+    rng = np.random.default_rng(0)
+    loss = (4e4 / n) ** 0.4 + 2.0 + rng.normal(0, 0.01, n.size)
+    study = laws.fit_for_study("model_size", n, loss, holdout_mask=n == n.max(), n_resamples=20, seed=0)
+    fig = plot_single_law(study, "N", "two seeds")
+    ax = fig.axes[0]
+    bars = [c for c in ax.containers if c.__class__.__name__ == "ErrorbarContainer"]
+    assert len(bars) == 1 and len(bars[0].lines[0].get_xdata()) == 6  # one bar per distinct N
+    assert "mean and range over seeds" in [t.get_text() for t in ax.get_legend().get_texts()]
