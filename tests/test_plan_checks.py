@@ -52,3 +52,30 @@ def test_grid_strict_refuses_on_the_command_line(tmp_path, capsys):
     assert "warning: sweep data_size: 2 of 2 runs" in capsys.readouterr().err
     assert main(["grid", "--profile", str(prof.path), "--dry-run", "--strict"]) == 2
     assert "cannot show its laws (--strict)" in capsys.readouterr().err
+
+
+def test_steps_from_d_worked_by_hand():
+    from drscaling.config import TrainingConfig
+
+    cfg = TrainingConfig(steps=999, batch_size=64, passes=2.5, min_steps=150, checks_per_pass=4, warmup_fraction=0.1)
+    small = cfg.for_n_train(2500)  # 2.5 x 2500 / 64 = 97.7 -> 98 steps, below min_steps
+    assert (small.steps, small.eval_every, small.warmup_steps) == (150, 10, 15)  # 2500/64/4 = 9.8 checks apart
+    large = cfg.for_n_train(80000)  # 2.5 x 80000 / 64 = 3125 steps; a check every 312.5 -> 312 steps
+    assert (large.steps, large.eval_every, large.warmup_steps) == (3125, 312, 312)
+    assert large.for_n_train(80000) == large  # idempotent: a planned spec stays as planned
+    plain = TrainingConfig(steps=800, eval_every=100, warmup_steps=80)
+    assert plain.for_n_train(123) == plain  # without passes nothing changes
+    with pytest.raises(ConfigError, match="training.passes"):
+        TrainingConfig(passes=0)
+
+
+def test_plan_gives_each_d_its_passes(tmp_path):
+    path = tmp_path / "passes.yaml"
+    path.write_text(yaml.safe_dump({
+        "dataset": "toy", "data": {"subset_sizes": [100, 1000]},
+        "training": {"steps": 5, "batch_size": 10, "passes": 3, "checks_per_pass": 2},
+        "grid": {"data_size_shape": {"layers": 1, "hidden": 8}}}))
+    planned = grid.plan_grid(load_profile(path), "key")
+    assert [(p.spec.n_train, p.spec.training["steps"], p.spec.training["eval_every"]) for p in planned] == [
+        (100, 30, 5), (1000, 300, 50)]
+    assert grid.plan_warnings(planned) == [] and {round(grid.passes(p.spec), 6) for p in planned} == {3.0}

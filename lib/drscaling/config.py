@@ -9,6 +9,7 @@ reads the typed sections through :func:`load_profile`. Unknown keys anywhere are
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -117,8 +118,35 @@ class TrainingConfig:
     # ... and on a CPU: 1.4-1.9x faster per step here, where the CPU has bf16 matrix instructions
     # (AVX512-BF16, AMX), much slower where it has not. Evaluation on a CPU stays fp32.
     cpu_bf16: bool = False
+    # The step budget from D: a run of D pairs trains ceil(passes * D / batch_size) steps (at
+    # least min_steps) instead of `steps`, so that every D is gone over equally often;
+    # checks_per_pass puts a validation check every 1/checks_per_pass of a pass, and
+    # warmup_fraction makes the warmup that share of the run. Resolved per run at planning
+    # (for_n_train), so a run's spec holds its actual steps.
+    passes: float | None = None
+    min_steps: int = 0
+    checks_per_pass: float | None = None
+    warmup_fraction: float | None = None
+
+    def for_n_train(self, n_train: int) -> "TrainingConfig":
+        """These settings for a run of ``n_train`` pairs (``passes``, ``checks_per_pass`` and
+        ``warmup_fraction`` applied; unchanged when they are not set)."""
+        steps = self.steps
+        if self.passes is not None:
+            steps = max(self.min_steps, math.ceil(self.passes * n_train / self.batch_size))
+        eval_every = self.eval_every
+        if self.checks_per_pass is not None:
+            eval_every = max(1, round(n_train / self.batch_size / self.checks_per_pass))
+        warmup = self.warmup_steps if self.warmup_fraction is None else round(self.warmup_fraction * steps)
+        return dataclasses.replace(self, steps=steps, eval_every=min(eval_every, steps), warmup_steps=warmup)
 
     def __post_init__(self):
+        for name in ("passes", "checks_per_pass"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"training.{name}: expected a positive number or null, got {value!r}")
+        if self.warmup_fraction is not None and not 0 <= self.warmup_fraction < 1:
+            raise ConfigError(f"training.warmup_fraction: expected a share in [0, 1) or null, got {self.warmup_fraction!r}")
         if self.schedule not in ("linear", "cosine", "constant"):
             raise ConfigError(f"training.schedule: expected linear, cosine or constant, got {self.schedule!r}")
         if self.select_on not in ("validation", "test"):

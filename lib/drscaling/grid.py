@@ -315,6 +315,7 @@ def plan_grid(profile: Profile, data_key: str, sweeps: Iterable[str] = MAIN_SWEE
     for seed in g.seeds:
         for sweep, (shape, shape_where), d, (method, options) in points:
             model, training = _model_and_training(shape, shape_where, base)
+            training = dataclasses.asdict(TrainingConfig(**training).for_n_train(d))  # steps from D
             spec = RunSpec(profile=profile.name, dataset=profile.dataset, data_key=data_key,
                            annotation=method, model=model, n_train=d, seed=seed, training=training,
                            annotation_options=options)
