@@ -360,3 +360,97 @@ def test_compare_with_paper_rows():
     assert row["ours"] == pytest.approx(0.5, rel=1e-3) and row["paper_msmarco_v2"] == 0.53
     assert pd.isna(row["paper_t2ranking_v2"])
     assert set(table["law"]) == {"model_size", "data_size", "joint"}
+
+
+# ---------------------------------------------------------------- the fast bootstrap (issue 11)
+# A cpu-profile-sized model-size sweep: 8 sizes over 1.5 decades, 2 seeds each, 2% run-to-run
+# noise (about 0.05 of CLL), around the parameters the cpu study measured.
+CPU_N = np.repeat(np.geomspace(2.6e4, 2.6e4 * 10 ** 1.5, 8), 2)
+CPU_TRUTH = {"A": 4e4, "alpha": 0.42, "delta": 2.1}
+
+
+def cpu_like_losses(seed):
+    return noisy(laws.model_size_law(CPU_N, **CPU_TRUTH), 0.02, seed=seed)
+
+
+def resample_objective(law_name, samples, points, seed):
+    """Huber objective of each bootstrap refit on its own resample (the resamples drawn as
+    bootstrap draws them: one generator, ``n_resamples`` draws of n indices)."""
+    law = laws._LAWS[law_name]
+    X, y = points[:-1], points[-1]
+    m = len(next(iter(samples.values())))
+    idx = np.random.default_rng(seed).integers(0, len(y), (m, len(y)))
+    out = []
+    for i in range(m):
+        internal = laws._to_internal(law, {k: v[i] for k, v in samples.items()})
+        r = law.logpred(tuple(x[idx[i]] for x in X), **internal) - np.log(y[idx[i]])
+        out.append(laws.huber_objective(r))
+    return np.array(out)
+
+
+def test_fast_bootstrap_refits_reach_the_full_multistart_optimum():
+    """Resample by resample (same seed, same resamples), the fast refit is as good as a fresh fit
+    from the whole grid of starts through scipy: the same Huber objective and the same
+    parameters (to 2%: in a flat valley scipy's ftol stops it a little short)."""
+    losses = cpu_like_losses(seed=11)
+    full = fit_model_size_law(CPU_N, losses)
+    assert full.success and full.bounds_hit == []
+    n = 6  # the reference costs about 0.6 s a resample (25 starts through scipy)
+    fast = bootstrap(fit_model_size_law, CPU_N, losses, n_resamples=n, seed=3, full_fit=full)
+    grid = bootstrap(fit_model_size_law, CPU_N, losses, n_resamples=n, seed=3, full_fit=full, refit="grid")
+    assert fast.n_used == grid.n_used == n
+    f_fast = resample_objective("model_size", fast.samples, (CPU_N, losses), seed=3)
+    f_grid = resample_objective("model_size", grid.samples, (CPU_N, losses), seed=3)
+    # never worse than the full multi-start (scipy stops on ftol = 1e-10: allow 1e-8)
+    assert np.all(f_fast <= f_grid * (1 + 1e-8)), (f_fast / f_grid - 1)
+    for k in ("alpha", "delta"):
+        np.testing.assert_allclose(fast.samples[k], grid.samples[k], rtol=2e-2, err_msg=k)
+    np.testing.assert_allclose(np.log(fast.samples["A"]), np.log(grid.samples["A"]), atol=2e-2)
+
+
+def test_fast_bootstrap_intervals_within_sampling_noise_of_full_multistart():
+    """The 95% intervals of the fast bootstrap against those of the full multi-start bootstrap
+    (every resample from the whole grid of starts, all solved to convergence, the lowest
+    objective kept) on the same resamples: their difference is a small fraction of how much the
+    interval ends move between bootstrap seeds, i.e. lost in the bootstrap's own noise."""
+    law = laws._LAWS["model_size"]
+    losses = cpu_like_losses(seed=11)
+    full = fit_model_size_law(CPU_N, losses)
+    assert_close(full.params, CPU_TRUTH, 0.3)  # the known parameters, as far as 2% noise allows
+    n, seeds = 200, range(4)
+
+    def ends(samples):  # interval ends, A on a log scale (it spans decades)
+        v = {k: np.log(s) if k == "A" else s for k, s in samples.items()}
+        return np.array([np.quantile(v[k], [0.025, 0.975]) for k in law.reported])
+
+    def full_multistart(seed):
+        idx = np.random.default_rng(seed).integers(0, len(losses), (n, len(losses)))
+        starts = [laws._default_starts(law, (CPU_N[i],), losses[i]) for i in idx]
+        k = len(starts[0])
+        rows = np.repeat(idx, k, axis=0)
+        x0, lo, hi = (np.array(v) for v in zip(*(laws._start_vector(
+            law, s, laws._bounds(law, losses[i], laws.EXPONENT_BOUNDS)) for i, ss in zip(idx, starts) for s in ss)))
+        x, f, ok, _ = laws._fit_many(law, (CPU_N[rows],), np.log(losses[rows]), x0, lo, hi, laws.HUBER_DELTA, 5000)
+        x, f = x.reshape(n, k, -1), f.reshape(n, k)
+        assert ok.reshape(n, k)[np.arange(n), f.argmin(axis=1)].all()
+        best = x[np.arange(n), f.argmin(axis=1)]
+        return {rep: np.exp(best[:, j]) if rep == "A" else best[:, j] for j, rep in enumerate(law.reported)}
+
+    fast = [ends(bootstrap(fit_model_size_law, CPU_N, losses, n_resamples=n, seed=s, full_fit=full).samples)
+            for s in seeds]
+    noise = np.std(fast, axis=0, ddof=1)  # seed-to-seed spread of each interval end
+    assert np.all(noise > 0)
+    for s in seeds[:2]:
+        diff = np.abs(fast[s] - ends(full_multistart(s)))
+        assert np.all(diff <= 0.25 * noise), f"seed {s}: |fast - full| / seed noise =\n{diff / noise}"
+
+
+def test_fit_for_study_carries_the_unreliable_intervals_warning():
+    # 5 points: a third of the resamples have fewer than 3 distinct sizes (issue 14)
+    n = np.geomspace(3e4, 3e6, 5)
+    losses = noisy(laws.model_size_law(n, **MODEL_TRUTHS[2]), 0.01, seed=0)
+    study = laws.fit_for_study("model_size", n, losses, n_resamples=40, seed=0)
+    assert study.fit.bootstrap["n_used"] < 0.9 * 40
+    assert any("intervals are unreliable" in w for w in study.fit.warnings)
+    assert any("resamples failed" in w for w in study.fit.warnings)
+    assert study.fit.warnings == with_intervals(fit_model_size_law(n, losses), n_resamples=40, seed=0).warnings
