@@ -26,8 +26,13 @@ OUT := $(DRSCALING_OUTPUTS)/$(PROFILE)
 # The profile's processed-data folder name (its top-level `dataset:` key).
 DATASET := $(shell sed -n 's/^dataset:[[:space:]]*\([A-Za-z0-9._-]*\).*/\1/p' $(CONFIG) 2>/dev/null)
 
+# A stage whose output says "complete": false (runs failed and the profile allows missing
+# runs) is run again, so that the failed runs are retried.
+INCOMPLETE := $(shell grep -ls '"complete": false' $(OUT)/runs/grid.json $(OUT)/annotation.json 2>/dev/null)
+
 .DELETE_ON_ERROR:
-.PHONY: help venv reproduce report bench test lab clean clean-venv print-dataset
+.PHONY: help venv reproduce report bench test test-slow lab clean clean-venv print-dataset FORCE
+FORCE:
 
 help: ## list the targets
 	@echo "Targets (PROFILE=$(PROFILE); profiles: $(basename $(notdir $(filter-out configs/paper_reported.yaml,$(wildcard configs/*.yaml)))))"
@@ -53,8 +58,11 @@ venv: $(STAMP) ## create .venv with the pinned dependencies, the library and the
 
 # stage(notebook, output file): the notebook's target is its real output; it depends on the
 # notebook, the library, the profile, the environment and the stage before it.
+# A stage killed after its notebook wrote the output file but before the notebook ended would look
+# done: papermill's temporary copy of the notebook (.NAME.running.ipynb) is left; it reruns the stage.
 define stage
-$(2): notebooks/$(1).ipynb $(LIB) $(CONFIG) $(STAMP) $(LAST_STAGE)
+$(2): notebooks/$(1).ipynb $(LIB) $(CONFIG) $(STAMP) $(LAST_STAGE) $(if $(filter $(2),$(INCOMPLETE)),FORCE) \
+    $(if $(wildcard $(OUT)/notebooks/.$(1).running.ipynb),FORCE)
 	@test -n "$(DATASET)" || { echo "$(CONFIG) is missing or names no dataset"; exit 2; }
 	$$(PY) -m drscaling run-notebook $(1) --profile $(PROFILE)
 	@touch $$@
@@ -74,7 +82,9 @@ $(eval $(call stage,05_fit_scaling_laws,$(OUT)/fits.json))
 $(eval $(call stage,06_budget_allocation,$(OUT)/budget.json))
 
 reproduce: $(LAST_STAGE) ## run the whole study for PROFILE (default cpu)
-	@echo "study complete for profile $(PROFILE): executed notebooks in $(OUT)/notebooks"
+	@if grep -qs '"complete": false' $(OUT)/runs/grid.json $(OUT)/annotation.json; then \
+	  echo "study done for profile $(PROFILE) WITHOUT some failed runs (allow_missing_runs: true); the next make reproduce retries them"; \
+	else echo "study complete for profile $(PROFILE): executed notebooks in $(OUT)/notebooks"; fi
 
 report: $(LAST_STAGE) ## regenerate the README results section and reports/<profile>/ figures from the outputs
 	$(PY) scripts/report.py --profile $(PROFILE)
@@ -85,6 +95,9 @@ bench: $(STAMP) $(STAGE_OUTPUT_01_prepare_data) ## training throughput: ours vs 
 
 test: $(STAMP) ## run the tests
 	$(PY) -m pytest -q
+
+test-slow: $(STAMP) ## run the slow tests: the smoke study killed anywhere and restarted (scripts/kill_test.py)
+	$(PY) -m pytest -q -m slow
 
 lab: $(STAMP) ## open JupyterLab on the notebooks (kernel "Python (drscaling)")
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
