@@ -1,0 +1,30 @@
+"""Kill anywhere, lose nothing: the smoke study killed (SIGKILL) at 20 moments and restarted
+each time ends with the same results as an uninterrupted run (scripts/kill_test.py).
+Slow (a few minutes: two smoke studies plus the restarts): run with `make test-slow`."""
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LIMIT = 20 * 60  # seconds; about 8 minutes on a free 2-core machine
+
+
+@pytest.mark.slow
+def test_killed_and_restarted_study_equals_uninterrupted(tmp_path, shared_squad):
+    if not (ROOT / ".venv" / ".drscaling-installed").is_file():
+        pytest.skip("needs the project's .venv (make venv)")
+    if shutil.which("make") is None:
+        pytest.skip("needs make")
+    started = time.time()
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "kill_test.py"), "--kills", "20", "--seed", "0",
+                           "--tmp", str(tmp_path)], capture_output=True, text=True, timeout=LIMIT)
+    seconds = time.time() - started
+    print(proc.stdout)
+    assert proc.returncode == 0, f"kill test failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+    assert "kill points: " in proc.stdout
+    print(f"kill test: {seconds:.0f} s")
