@@ -94,7 +94,7 @@ LOG_SCALE_BOUNDS = (-700.0, 700.0)  # log_A, log_B: A and B finite in float64
 DELTA_MARGIN = 1e-9  # delta <= min(L) * (1 - DELTA_MARGIN), i.e. strictly below the smallest loss
 BOUND_TOLERANCE = 1e-4  # a parameter within this fraction of its range of a bound "sits on" it
 TOLERANCE = 1e-10  # ftol, xtol, gtol of least_squares
-BATCH_MAX_STEPS = 500  # steps of the vectorised solver before lmfit takes over (scipy's max_nfev for 5 parameters)
+BATCH_MAX_STEPS = 1000  # steps of the vectorised solver before lmfit takes over (a fit, a bootstrap refit)
 PROBE_STEPS = 20  # steps of the vectorised solver from each grid start, looking for a lower optimum
 R2_WARN = 0.9  # a fit explaining less of the variance of log L gets a warning
 
