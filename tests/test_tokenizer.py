@@ -1,5 +1,6 @@
-"""The WordPiece tokenizer trained for models from scratch: its ids must not depend on the process
-(the trainer numbers tokens in hash-map order, which changes from process to process)."""
+"""The WordPiece tokenizer trained for models from scratch: its vocabulary and ids must not depend
+on the process (the trainer numbers tokens in hash-map order, which changes from process to
+process, and breaks ties between merges by those numbers)."""
 
 import json
 import subprocess
@@ -16,21 +17,26 @@ print(json.dumps(tok.get_vocab(), sort_keys=True))
 """
 
 
-def test_vocabulary_ids_are_the_same_in_every_process():
+def test_vocabulary_and_ids_are_the_same_in_every_process():
     runs = [subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=True).stdout
-            for _ in range(3)]
+            for _ in range(4)]
     vocabs = [json.loads(r.splitlines()[-1]) for r in runs]
-    # The ids are a function of the token set: special tokens first, then sorted. (On this toy
-    # corpus the trainer's tie-breaking can even change the set between processes; on SQuAD the
-    # sets agreed and only the ids differed, which is what this fixes.)
+    # The ids are a function of the token set: special tokens first, then sorted.
     for v in vocabs:
         assert [v[t] for t in SPECIAL_TOKENS] == list(range(len(SPECIAL_TOKENS)))
         rest = [t for t, _ in sorted(v.items(), key=lambda kv: kv[1]) if t not in SPECIAL_TOKENS]
         assert rest == sorted(rest)
-    for a in vocabs:
-        for b in vocabs:
-            if set(a) == set(b):
-                assert a == b
+    # And the set itself: on this toy corpus the trainer's tie-breaking gave 6 different
+    # vocabularies in 8 processes before the "##x" tokens were given to it up front.
+    assert all(v == vocabs[0] for v in vocabs)
+
+
+def test_only_the_real_special_tokens_are_special():
+    tok = train_wordpiece(["quokkas and jaguars", "the quokka saw a jaguar"] * 10, vocab_size=80)
+    assert sorted(tok.all_special_tokens) == sorted(SPECIAL_TOKENS)
+    added = tok.backend_tokenizer.get_added_tokens_decoder().values()
+    assert sorted(t.content for t in added) == sorted(SPECIAL_TOKENS)
+    assert "a" in tok.get_vocab() and tok.tokenize("a quokka")[0] == "a"
 
 
 def test_renumbered_tokenizer_still_tokenizes():

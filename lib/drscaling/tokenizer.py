@@ -15,21 +15,38 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int, lowercase: bool = Tru
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=lowercase)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.decoder = decoders.WordPiece(prefix="##")
+    def pipeline(model):
+        tok = Tokenizer(model)
+        tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=lowercase)
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tok.decoder = decoders.WordPiece(prefix="##")
+        return tok
+
+    texts = list(texts)  # read twice
+    # The trainer makes the "##x" token of each character that continues a word in hash-map
+    # order, another order in every process, and breaks ties between equally frequent merges
+    # by token id: the same texts gave other vocabularies (huggingface/tokenizers#1794). So a
+    # first pass without merges finds the characters and "##x" tokens, and the training gets
+    # them up front, sorted (the characters first, as the trainer orders them): same ids, same
+    # vocabulary, every time. It costs one more count of the words.
+    tok = pipeline(models.WordPiece(unk_token="[UNK]"))
+    tok.train_from_iterator(texts, trainer=trainers.WordPieceTrainer(
+        vocab_size=0, special_tokens=SPECIAL_TOKENS, show_progress=False))
+    pieces = set(tok.get_vocab()) - set(SPECIAL_TOKENS)
+    initial = sorted(t for t in pieces if not t.startswith("##")) + sorted(t for t in pieces if t.startswith("##"))
+    tok = pipeline(models.WordPiece(unk_token="[UNK]"))
     trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=SPECIAL_TOKENS, show_progress=False
+        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=SPECIAL_TOKENS + initial, show_progress=False
     )
     tok.train_from_iterator(texts, trainer=trainer)
-    # The trainer numbers part of its vocabulary in hash-map order, which differs between
-    # processes: the same texts gave the same tokens under other ids, hence other models. So
-    # renumber canonically: the special tokens, then every other token in sorted order.
+    # The trainer numbers part of its vocabulary in hash-map order too: renumber canonically,
+    # the special tokens, then every other token in sorted order. A fresh tokenizer, so that
+    # only the real special tokens are special (not the "##x" tokens given to the trainer).
     trained = tok.get_vocab()
     ordered = SPECIAL_TOKENS + sorted(t for t in trained if t not in SPECIAL_TOKENS)
-    tok.model = models.WordPiece(vocab={t: i for i, t in enumerate(ordered)}, unk_token="[UNK]",
-                                 continuing_subword_prefix="##")
+    tok = pipeline(models.WordPiece(vocab={t: i for i, t in enumerate(ordered)}, unk_token="[UNK]",
+                                    continuing_subword_prefix="##"))
+    tok.add_special_tokens(SPECIAL_TOKENS)
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]

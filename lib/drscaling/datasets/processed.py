@@ -35,7 +35,7 @@ from .download import find_file, find_or_download
 from .negatives import draw_negatives, negative_pool
 from .splits import hold_out_validation, nested_subset_order, pairs_frame
 
-FORMAT_VERSION = 2  # 2: canonical tokenizer ids (1 numbered them differently from process to process)
+FORMAT_VERSION = 3  # 2: canonical tokenizer ids (1 numbered them differently from process to process); 3: the same vocabulary in every process
 EVALUATED_SPLITS = ("test", "validation")
 
 
