@@ -9,15 +9,18 @@
    right after a stage wrote its output file. Every kill is classified by what was running.
 3. results.csv, fits.json and budget.json of the killed study must equal the reference's
    (timing and provenance fields aside; numbers within 1e-9 relative), and so must every
-   other data file of the outputs (json, jsonl, csv, npy, safetensors); every file of the
-   reference must exist. Exit 1 with the differences otherwise, or if fewer kills landed than
-   asked.
+   other data file of the outputs and of the prepared data (json, jsonl, csv, npy,
+   safetensors); every file of the reference must exist. Exit 1 with the differences
+   otherwise, or if fewer kills landed than asked.
+
+A kill stops make's process group and the notebook's kernel, which jupyter_client starts in a
+session of its own (left alone, it would go on for up to a second after its parent died).
 
 The study runs on a copy of the code (Makefile, configs, lib, notebooks) taken at the start,
 so that edits made meanwhile cannot differ between the reference and the killed study, with
 the existing virtual environment (never rebuilt: make is told the venv is up to date).
 
-    .venv/bin/python scripts/kill_test.py [--kills 20] [--seed 0] [--keep] [--tmp DIR]
+    .venv/bin/python scripts/kill_test.py [--kills 20] [--seed 0] [--keep] [--tmp DIR] [--timeout S]
 """
 
 from __future__ import annotations
@@ -232,7 +235,7 @@ def run_reference(study: Study) -> dict:
     rc = study.wait()
     total = time.time() - study.started
     if rc != 0:
-        sys.exit(f"the reference run failed (make exit {rc}); its log {study.log_path} ends:\n{study.log_tail()}")
+        sys.exit(f"the reference run failed (make exit {rc}); its log (kept with --keep) ends:\n{study.log_tail()}")
     for stage in TRAINING_STAGES:
         runs_after.setdefault(stage, study.runs_done())
     durations = {s: max(POLL, last[s] - first[s]) for s in first}
@@ -299,8 +302,8 @@ def writing_state(runs: list[Path], since: float) -> bool:
 
 def kill_once(study: Study, plan: list[tuple[str, str]], ref: dict, rng: random.Random) -> dict | None:
     """Start the study and kill it at the next target of ``plan`` (removed from it): the first
-    target of the stage that runs, else the first target, aimed at the stage that runs (its
-    own stage is past). None if the study completed first."""
+    target of the stage that runs, else the first target of a stage already past (aimed at the
+    stage that runs); a stage with neither runs through. None if the study completed first."""
     study.start()
     attempt_start = study.started
     kind, stage = plan[0]
@@ -311,14 +314,18 @@ def kill_once(study: Study, plan: list[tuple[str, str]], ref: dict, rng: random.
             study.look()
             time.sleep(min(POLL, max(0.0, deadline - time.time())))
     else:
-        current = None
-        while study.running() and current not in STAGES:  # until a notebook runs
+        mine: list[tuple[str, str]] = []
+        while study.running():  # until a stage with a target runs
             current, _ = study.look()
+            if current in STAGES:
+                mine = [t for t in plan if t[1] == current] or \
+                       [t for t in plan if t[1] in STAGES and STAGES.index(t[1]) < STAGES.index(current)]
+                if mine:
+                    break
             time.sleep(POLL)
         if not study.running():
             return None
-        mine = [t for t in plan if t[1] == current]
-        kind, stage = plan.pop(plan.index(mine[0] if mine else plan[0]))
+        kind, stage = plan.pop(plan.index(mine[0]))
         if stage != current:
             kind = kind if kind == "checkpoint" and current in TRAINING_STAGES else "stage"
             stage = current
@@ -326,7 +333,7 @@ def kill_once(study: Study, plan: list[tuple[str, str]], ref: dict, rng: random.
         budget = expected_seconds(stage, study, ref)
         # every wait ends when the stage does: a kill never lets the next stage run through
         if kind == "stage":
-            deadline = stage_start + rng.uniform(0.05, 0.7) * budget
+            deadline = stage_start + rng.uniform(0.05, 0.5) * budget
             while time.time() < deadline and study.running() and study.look()[0] == stage:
                 time.sleep(min(POLL, max(0.0, deadline - time.time())))
         elif kind == "checkpoint":
@@ -436,9 +443,10 @@ def diff_csv(a: Path, b: Path, where: str, out: list[str], ignored: set[str]) ->
         with open(path, newline="") as f:
             rows.append(list(csv.DictReader(f)))
     ref, got = rows
-    columns = [c for c in (ref[0] if ref else {}) if not timing_or_provenance(c)]
-    ignored.update(c for c in (ref[0] if ref else {}) if timing_or_provenance(c))
-    extra = sorted(c for c in (got[0] if got else {}) if c not in (ref[0] if ref else {}) and not timing_or_provenance(c))
+    ref_columns, got_columns = (ref[0] if ref else {}), (got[0] if got else {})
+    columns = [c for c in ref_columns if not timing_or_provenance(c)]
+    ignored.update(c for c in ref_columns if timing_or_provenance(c))
+    extra = sorted(c for c in got_columns if c not in ref_columns and not timing_or_provenance(c))
     if extra:
         out.append(f"{where}: columns only in the killed study: {extra}")
     if len(ref) != len(got):
@@ -472,8 +480,10 @@ def diff_file(a: Path, b: Path, where: str, out: list[str], ignored: set[str]) -
         import numpy as np
 
         x, y = np.load(a), np.load(b)
-        if x.shape != y.shape or not np.allclose(x, y, rtol=REL_TOL, atol=0, equal_nan=True):
-            out.append(f"{where}: arrays differ (max abs diff {np.max(np.abs(x - y)) if x.shape == y.shape else 'shape'})")
+        if x.shape != y.shape:
+            out.append(f"{where}: shapes differ: {x.shape} in the reference, {y.shape} in the killed study")
+        elif not np.allclose(x, y, rtol=REL_TOL, atol=0, equal_nan=True):
+            out.append(f"{where}: arrays differ (largest difference {np.nanmax(np.abs(x - y))})")
     elif a.suffix == ".safetensors":
         if a.read_bytes() != b.read_bytes():
             out.append(f"{where}: weights differ")
@@ -502,7 +512,8 @@ def compare(ref: Study, got: Study) -> tuple[dict[str, list[str]], list[str], se
             check(ref.out / name, got.out / name, name)
     leftovers, lost, pairs = [], [], []
     # the prepared data first: a difference there explains those downstream
-    for label, a_dir, b_dir in (("data", ref.data / "processed", got.data / "processed"), ("outputs", ref.out, got.out)):
+    trees = (("data", ref.data / "processed", got.data / "processed"), ("outputs", ref.out, got.out))
+    for label, a_dir, b_dir in trees:
         a_files, b_files = files_of(a_dir), files_of(b_dir)
         lost += [f"{label}/{rel}: missing in the killed study (lost)" for rel in sorted(a_files - b_files)]
         leftovers += [f"{label}/{rel}" for rel in sorted(b_files - a_files)]
@@ -554,7 +565,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--venv", type=Path, default=ROOT / ".venv", help="the existing virtual environment")
     parser.add_argument("--makefile", type=Path, default=None,
                         help="another Makefile to run (e.g. a proposed fix); default: the project's")
+    parser.add_argument("--timeout", type=int, default=0, help="give up after this many seconds (0: never)")
     args = parser.parse_args(argv)
+
+    def give_up(signum, frame):  # SIGTERM or the alarm: leave through `finally`, which stops the study
+        raise SystemExit(f"kill test stopped ({'time out' if signum == signal.SIGALRM else 'terminated'})")
+
+    signal.signal(signal.SIGTERM, give_up)
+    signal.signal(signal.SIGALRM, give_up)
+    signal.alarm(max(0, args.timeout))
 
     venv = args.venv.resolve()
     if not (venv / ".drscaling-installed").is_file():
@@ -588,7 +607,8 @@ def main(argv: list[str] | None = None) -> int:
                 ended = True
                 break
             kills.append(record)
-            extra = f" (+{record['outside_group']} kernel process(es) outside make's group)" if record["outside_group"] else ""
+            extra = f" (+{record['outside_group']} kernel process(es) outside make's group)" \
+                if record["outside_group"] else ""
             print(f"  kill {len(kills):2d}/{n_planned}  aimed at {record['target']:<32s} "
                   f"{record['after_restart']:6.1f} s after restart: {record['where']}{extra}", flush=True)
         if not ended:
@@ -597,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
         rc = got.wait()
         if rc != 0:
             print(f"FAIL: the killed study did not complete after its last restart (make exit {rc}); "
-                  f"{got.log_path} ends:\n{got.log_tail()}", flush=True)
+                  f"its log (kept with --keep) ends:\n{got.log_tail()}", flush=True)
             return 1
 
         print(f"\nkill points: {len(kills)} achieved, {args.kills} asked; {got.starts} starts of make")

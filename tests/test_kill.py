@@ -1,6 +1,6 @@
 """Kill anywhere, lose nothing: the smoke study killed (SIGKILL) at 20 moments and restarted
 each time ends with the same results as an uninterrupted run (scripts/kill_test.py).
-Slow (a few minutes: two smoke studies plus the restarts): run with `make test-slow`."""
+Slow (two smoke studies plus the restarts: minutes): run with `make test-slow`."""
 
 import shutil
 import subprocess
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LIMIT = 20 * 60  # seconds; about 8 minutes on a free 2-core machine
+LIMIT = 25 * 60  # seconds: the script gives up (and stops its study) after this
 
 
 @pytest.mark.slow
@@ -22,9 +22,9 @@ def test_killed_and_restarted_study_equals_uninterrupted(tmp_path, shared_squad)
         pytest.skip("needs make")
     started = time.time()
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "kill_test.py"), "--kills", "20", "--seed", "0",
-                           "--tmp", str(tmp_path)], capture_output=True, text=True, timeout=LIMIT)
-    seconds = time.time() - started
+                           "--tmp", str(tmp_path), "--timeout", str(LIMIT)],
+                          capture_output=True, text=True, timeout=LIMIT + 120)
     print(proc.stdout)
     assert proc.returncode == 0, f"kill test failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
-    assert "kill points: " in proc.stdout
-    print(f"kill test: {seconds:.0f} s")
+    assert "kill points: 20 achieved" in proc.stdout
+    print(f"kill test: {time.time() - started:.0f} s")
