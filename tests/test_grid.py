@@ -207,6 +207,32 @@ def test_execute_run_writes_skips_and_records(tmp_path):
     assert second["skipped"] and second["result"] == stored["result"] and seen == [s.run_id]
 
 
+def test_local_workers_run_side_by_side_costliest_first_and_keep_plan_order(tmp_path):
+    profile = load_profile(write_profile(tmp_path, {**GRID, "workers": 2}))
+    planned = plan_grid(profile, KEY)
+    execute_run(planned[0].spec, grid.runs_dir(profile), run_fn=fake_run)  # done before: skipped
+    records = run_grid(profile, planned, run_fn=flaky_run, progress=False)
+    assert [r["run_id"] for r in records] == [p.run_id for p in planned]
+    assert records[0]["skipped"] and not any(r["skipped"] for r in records[1:])
+    pids = {read_json(Path(r["run_dir"]) / "result.json")["run_id"]: json.loads(
+        (Path(r["run_dir"]) / "log.jsonl").read_text().splitlines()[-1])["pid"] for r in records if r["status"] == "ok"}
+    assert pids[records[0]["run_id"]] == os.getpid()  # run here before
+    assert all(pid != os.getpid() for rid, pid in pids.items() if rid != records[0]["run_id"])  # in workers
+    failed = [r for r in records if r["status"] == "failed"]
+    assert [r["spec"]["model"]["layers"] for r in failed] == [3]
+    assert "boom in L3-H64" in read_json(Path(failed[0]["run_dir"]) / "error.json")["error"]["message"]
+    # the costliest run first: steps x width
+    costs = [grid.run_cost(p.spec) for p in planned]
+    assert grid.run_cost(spec(model={"layers": 1, "hidden": 128})) > grid.run_cost(spec(model={"layers": 1, "hidden": 8}))
+    assert grid.run_cost(spec(model={"layers": 2, "hidden": 64})) == 2 * grid.run_cost(spec(model={"layers": 1, "hidden": 64}))
+    assert len(costs) == len(planned)
+
+
+def test_workers_must_be_a_positive_integer(tmp_path):
+    with pytest.raises(ConfigError, match="grid.workers"):
+        load_profile(write_profile(tmp_path, {**GRID, "workers": 0}))
+
+
 def test_failure_retry_and_grid_goes_on(tmp_path):
     profile = load_profile(write_profile(tmp_path, GRID))
     planned = plan_grid(profile, KEY)

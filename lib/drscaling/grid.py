@@ -553,7 +553,8 @@ def run_grid(profile: Profile, planned: Iterable[PlannedRun | RunSpec], executor
     (see :func:`execute_run`; ``skipped`` marks runs done before this call).
 
     ``executor`` (default: the profile's ``grid.executor``): ``local`` runs them one after the
-    other; ``ray`` submits each pending run as a Ray task, on the cluster at ``ray_address``
+    other, or ``grid.workers`` at a time in as many processes (``run_fn`` must then be picklable:
+    a module-level function); ``ray`` submits each pending run as a Ray task, on the cluster at ``ray_address``
     (default: the profile's ``grid.ray_address``; e.g. "auto", "ray://host:10001"), on the
     one this process is already connected to, or else on a local cluster that this call starts
     and stops. A task asks for ``gpus_per_run`` GPUs (default: the profile's) where the cluster
@@ -573,13 +574,16 @@ def run_grid(profile: Profile, planned: Iterable[PlannedRun | RunSpec], executor
     for p in items:  # a folder holding another spec stops everything before anything runs
         check_spec_file(p.spec, root / p.run_id)
     if executor == "local":
-        return _run_local(items, root, run_fn, progress)
+        return _run_local(items, root, run_fn, progress, profile.grid.workers)
     return _run_ray(items, root, run_fn, ray_address or profile.grid.ray_address,
                     profile.grid.gpus_per_run if gpus_per_run is None else gpus_per_run,
                     cpus_per_run, progress, max_retries)
 
 
-def _run_local(items: list[PlannedRun], root: Path, run_fn, progress: bool) -> list[dict]:
+def _run_local(items: list[PlannedRun], root: Path, run_fn, progress: bool, workers: int = 1) -> list[dict]:
+    pending = [p for p in items if not is_done(root / p.run_id)]
+    if workers > 1 and len(pending) > 1:
+        return _run_local_parallel(items, pending, root, run_fn, progress, workers)
     bar = _Progress(len(items), "runs", progress)
     records = []
     try:
@@ -593,18 +597,65 @@ def _run_local(items: list[PlannedRun], root: Path, run_fn, progress: bool) -> l
     return records
 
 
+def run_cost(spec: RunSpec) -> float:
+    """A rough relative cost of a run, to start the longest first: steps x a CPU step's cost,
+    which for these small shapes grows with the width about as 1 + H/20 + (H/45)^2 per layer
+    (scripts/bench_step.py, one thread: L1-H8 0.06 s, L1-H64 0.21 s, L1-H128 0.53 s)."""
+    steps = int(spec.training.get("steps", 1))
+    model = spec.model
+    if "pretrained" in model:
+        return steps * 1e3
+    hidden = float(model.get("hidden", 64))
+    return steps * float(model.get("layers", 1)) * (1 + hidden / 20 + (hidden / 45) ** 2)
+
+
+def _run_local_parallel(items, pending, root: Path, run_fn, progress: bool, workers: int) -> list[dict]:
+    """``workers`` processes, each running one pending run at a time, the costliest first (so
+    that no long run starts last). A worker that dies takes its run down as failed."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    waiting = {p.run_id for p in pending}
+    records = {p.run_id: _skipped(root / p.run_id) for p in items if p.run_id not in waiting}
+    bar = _Progress(len(items), f"runs ({workers} workers)", progress)
+    for r in records.values():
+        bar.done(r)
+    order = sorted(pending, key=lambda p: -run_cost(p.spec))
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = {pool.submit(execute_run, p.spec, root, run_fn, p.sweeps): p for p in order}
+        for future in cf.as_completed(futures):
+            p = futures[future]
+            try:
+                record = future.result()
+            except Exception as e:  # the worker died (BrokenProcessPool) or could not take the task
+                record = _driver_failure(p, root, e, "driver (the worker process failed)")
+            records[p.run_id] = record
+            bar.done(record)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in list(getattr(pool, "_processes", {}).values()):  # interrupted: stop the runs
+            proc.terminate()
+        raise
+    finally:
+        bar.close()
+    pool.shutdown(wait=True)
+    return [records[p.run_id] for p in items]
+
+
 def _ray_task(spec: RunSpec, root: str, run_fn, sweeps: tuple[str, ...]) -> dict:
     """What a Ray worker runs (module level: workers import it from drscaling.grid)."""
     return execute_run(spec, Path(root), run_fn=run_fn, sweeps=sweeps)
 
 
-def _driver_failure(p: PlannedRun, root: Path, exc: BaseException) -> dict:
+def _driver_failure(p: PlannedRun, root: Path, exc: BaseException,
+                    where: str = "driver (the Ray task failed)") -> dict:
     """A task that raised or whose worker died: record it unless the worker finished after all."""
     run_dir = root / p.run_id
     if is_done(run_dir):
         return {**read_json(run_dir / RESULT_FILE), "skipped": False, "run_dir": str(run_dir)}
     run_dir.mkdir(parents=True, exist_ok=True)
-    record = _error_record(p.spec, p.sweeps, exc, str(exc), "driver (the Ray task failed)", _now(), None)
+    record = _error_record(p.spec, p.sweeps, exc, str(exc), where, _now(), None)
     write_json(run_dir / ERROR_FILE, record)
     return {**record, "skipped": False, "run_dir": str(run_dir)}
 
