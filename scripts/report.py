@@ -96,6 +96,33 @@ def annotation_section(out) -> list[str]:
     return lines
 
 
+def checks_and_noise(results: pd.DataFrame) -> list[str]:
+    """Where each run's kept checkpoint lies among its periodic checks, and the seed-to-seed
+    spread of test CLL over the points trained with more than one seed."""
+    lines = []
+    ok = results[results["status"] == "ok"]
+    if "best_check" in ok and ok["best_check"].notna().any():
+        known = ok[ok["best_check"].notna()]
+        first = known[known["best_check"] == 1]
+        last = known[known["best_check"] == known["checks"]]
+        lines.append(
+            f"**Kept checkpoints:** the best periodic validation check of {len(known)} runs came after "
+            f"{known['best_pass'].min():.2f}–{known['best_pass'].max():.2f} passes over D (median "
+            f"{known['best_pass'].median():.2f}); it was the run's first check in {len(first)} and its last in "
+            f"{len(last)}" + (f" ({', '.join(last['run_id'].str.rsplit('-', n=1).str[0])})" if len(last) else "")
+            + ". A last-check best is a run that was still improving when its budget ended.")
+    point = ["annotation", "model", "n_train"]
+    spread = ok.groupby(point)["cll_test"].agg(["std", "count", "min", "max"])
+    spread = spread[spread["count"] > 1]
+    if len(spread):
+        lines.append(
+            f"**Seed-to-seed noise:** {len(spread)} points trained with {int(spread['count'].min())}–"
+            f"{int(spread['count'].max())} seeds; the standard deviation of test CLL across seeds is "
+            f"{spread['std'].median():.3f} at the median point ({spread['std'].min():.3f}–{spread['std'].max():.3f}); "
+            f"the largest range between seeds is {(spread['max'] - spread['min']).max():.3f}.")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu")
@@ -130,6 +157,7 @@ def main() -> None:
         f"(sum of the wall times recorded in their result.json: training "
         f"{results['train_seconds'].sum() / 60:.1f} min, evaluation {results['eval_seconds'].sum() / 60:.1f} min).",
         "",
+        *[line for item in checks_and_noise(results) for line in (item, "")],
         "**Fitted laws** (Huber loss in log space; intervals from 1000 bootstrap resamples of the runs; the "
         "paper's values from `configs/paper_reported.yaml`, which gives each one's source; — = not found):",
         "",

@@ -228,6 +228,25 @@ def test_local_workers_run_side_by_side_costliest_first_and_keep_plan_order(tmp_
     assert len(costs) == len(planned)
 
 
+def test_joint_seeds_plan_the_joint_grid_for_its_own_seeds(tmp_path):
+    section = {"seeds": [0, 1], "joint_seeds": [0], "data_size_shape": {"layers": 1, "hidden": 32},
+               "joint_shapes": [{"layers": 1, "hidden": 32}, {"layers": 2, "hidden": 64}], "joint_n_train": [100, 400]}
+    planned = plan_grid(load_profile(write_profile(tmp_path, section)), KEY)
+    tags = {(p.spec.model_name, p.spec.n_train, p.spec.seed): p.sweeps for p in planned}
+    # the data-size sweep has both seeds; the joint grid seed 0 only; a run in both is tagged
+    # joint for seed 0 alone
+    assert sorted(k for k, t in tags.items() if "data_size" in t) == sorted(
+        ("L1-H32", d, s) for d in (100, 200, 400) for s in (0, 1))
+    assert sorted(k for k, t in tags.items() if "joint" in t) == sorted(
+        (m, d, 0) for m in ("L1-H32", "L2-H64") for d in (100, 400))
+    assert tags[("L1-H32", 400, 1)] == ("data_size",) and tags[("L1-H32", 400, 0)] == ("data_size", "joint")
+    assert len(planned) == 6 + 2
+    without = plan_grid(load_profile(write_profile(tmp_path, {**section, "joint_seeds": None}, name="q")), KEY)
+    assert sum("joint" in p.sweeps for p in without) == 8  # null: every seed
+    with pytest.raises(ConfigError, match="joint_seeds"):
+        plan_grid(load_profile(write_profile(tmp_path, {**section, "joint_seeds": [0, 0]}, name="r")), KEY)
+
+
 def test_workers_must_be_a_positive_integer(tmp_path):
     with pytest.raises(ConfigError, match="grid.workers"):
         load_profile(write_profile(tmp_path, {**GRID, "workers": 0}))

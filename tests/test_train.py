@@ -109,6 +109,10 @@ def test_run_is_deterministic_and_evaluated(smoke_data, tmp_path, monkeypatch):
     assert per_query.mean() == pytest.approx(a["cll_test"])
     log = [json.loads(x) for x in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [10, 20, 30]
+    # where the best check lies, from the log: its index among the three checks and its passes
+    best = min(log, key=lambda r: r["validation_cll_check"])
+    assert a["checks"] == 3 and a["best_check"] == [10, 20, 30].index(best["step"]) + 1
+    assert a["best_pass"] == pytest.approx(best["step"] * spec(key).training["batch_size"] / a["train_pairs"], abs=1e-3)
     c = train_and_evaluate(spec(key, learning_rate=1e-3), tmp_path / "c")
     assert c["cll_test"] != a["cll_test"]
 

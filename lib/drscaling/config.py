@@ -173,6 +173,7 @@ class GridConfig:
     # joint (N, D) grid: every shape x every D
     joint_shapes: tuple[dict, ...] = ()
     joint_n_train: tuple[int, ...] = ()
+    joint_seeds: tuple[int, ...] | None = None  # null: seeds
     # annotation-quality study (notebook 04): one shape trained at every D of annotation_n_train
     # on the pairs of each method ({method: ict, keep_sentence_prob: 0.1}, {method: noisy_human,
     # rate: 0.3}, ...; see drscaling.annotate). Its runs are planned with sweeps=("annotation",).

@@ -257,7 +257,8 @@ def plan_grid(profile: Profile, data_key: str, sweeps: Iterable[str] = MAIN_SWEE
     """Expand the profile's grid into runs: the model-size sweep (every shape at one D), the
     data-size sweep (one shape at every D), the joint grid (shapes x D), and, when ``sweeps``
     names it, the annotation sweep (one shape at every D of ``annotation_n_train`` for every
-    annotation method), for every seed. A spec that appears in several sweeps is one run
+    annotation method), for every seed (the joint grid: for every ``joint_seeds``, when set).
+    A spec that appears in several sweeps is one run
     carrying every sweep's tag. Order: seed, then sweep, then the order of the profile's lists."""
     g, sizes = profile.grid, tuple(profile.data.subset_sizes)
     where = f"{profile.path or profile.name}: grid"
@@ -266,8 +267,11 @@ def plan_grid(profile: Profile, data_key: str, sweeps: Iterable[str] = MAIN_SWEE
     unknown = sorted(set(sweeps) - set(SWEEPS))
     if unknown:
         raise ValueError(f"sweeps: unknown {unknown}; expected some of {list(SWEEPS)}")
-    if not g.seeds or len(set(g.seeds)) != len(g.seeds):
-        raise ConfigError(f"{where}.seeds: expected distinct integers, got {list(g.seeds)}")
+    for key in ("seeds", "joint_seeds"):
+        seeds = getattr(g, key)
+        if (seeds is not None or key == "seeds") and (not seeds or len(set(seeds)) != len(seeds)):
+            raise ConfigError(f"{where}.{key}: expected distinct integers, got {seeds if seeds is None else list(seeds)}")
+    sweep_seeds = {"joint": tuple(g.joint_seeds) if g.joint_seeds is not None else tuple(g.seeds)}
 
     def need_sizes(key):
         if not sizes:
@@ -312,8 +316,10 @@ def plan_grid(profile: Profile, data_key: str, sweeps: Iterable[str] = MAIN_SWEE
     points = [p for p in points if p[0] in sweeps]
 
     runs: dict[str, tuple[RunSpec, list[str]]] = {}
-    for seed in g.seeds:
+    for seed in dict.fromkeys([*g.seeds, *sweep_seeds["joint"]]):
         for sweep, (shape, shape_where), d, (method, options) in points:
+            if seed not in sweep_seeds.get(sweep, g.seeds):
+                continue
             model, training = _model_and_training(shape, shape_where, base)
             training = dataclasses.asdict(TrainingConfig(**training).for_n_train(d))  # steps from D
             spec = RunSpec(profile=profile.name, dataset=profile.dataset, data_key=data_key,
@@ -629,6 +635,9 @@ def _run_local_parallel(items, pending, root: Path, run_fn, progress: bool, work
             try:
                 record = future.result()
             except Exception as e:  # the worker died (BrokenProcessPool) or could not take the task
+                if isinstance(e, cf.process.BrokenProcessPool):
+                    e = RuntimeError(f"{e} (out of memory? killed? A script that runs a grid with workers > 1 "
+                                     f"must guard its top level with `if __name__ == '__main__':`)")
                 record = _driver_failure(p, root, e, "driver (the worker process failed)")
             records[p.run_id] = record
             bar.done(record)

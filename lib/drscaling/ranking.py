@@ -52,6 +52,11 @@ def search(query_emb, passage_emb, k: int = 100) -> tuple[np.ndarray, np.ndarray
     if len(p) == 0:
         raise ValueError("no passages to search")
     k = min(int(k), len(p))  # faiss pads with -1 beyond P; clip instead
+    import torch
+
+    # as many threads as torch may use: a one-thread run next to another (grid.workers) must
+    # not take both cores for its search
+    faiss.omp_set_num_threads(max(1, torch.get_num_threads()))
     index = faiss.IndexFlatIP(p.shape[1])  # brute force: exact, no training, no approximation
     index.add(p)
     scores, indices = index.search(q, k)

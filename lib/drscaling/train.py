@@ -455,6 +455,12 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
         "device": str(device), "torch_threads": torch.get_num_threads(), "precision": precision,
         "train_pairs": int(len(pairs)), "train_passages": int(len(np.unique(pair_p))),
     }
+    # where the kept checkpoint lies: a best check that is the run's first or last says the run
+    # did not reach its validation optimum inside its budget (or reached it at once)
+    checks = [s for s in range(1, cfg.steps + 1) if s % cfg.eval_every == 0 or s == cfg.steps]
+    if state["best_step"] in checks:
+        result.update(checks=len(checks), best_check=checks.index(state["best_step"]) + 1,
+                      best_pass=round(state["best_step"] * cfg.batch_size / len(pairs), 3))
     if "noisy" in pairs:
         result["noisy_pairs"] = int(pairs["noisy"].sum())
     if result["status"] == "nan_loss" or state["best_step"] is None:
