@@ -99,8 +99,11 @@ test: $(STAMP) ## run the tests
 test-slow: $(STAMP) ## run the slow tests: the smoke study killed anywhere and restarted (scripts/kill_test.py)
 	$(PY) -m pytest -q -m slow
 
-lab: $(STAMP) ## open JupyterLab on the notebooks (kernel "Python (drscaling)")
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+# Extra JupyterLab options, e.g. LAB_ARGS="--no-browser --port=8888 --ip=0.0.0.0". As root (a
+# container, a cloud notebook) JupyterLab refuses to start without --allow-root: given only then.
+LAB_ARGS ?=
+lab: $(STAMP) ## open JupyterLab on the notebooks (kernel "Python (drscaling)"); LAB_ARGS: more options
+	$(PY) -m jupyterlab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 clean: ## delete PROFILE's outputs and processed data (raw data and .venv stay)
 	rm -rf $(OUT) $(if $(DATASET),$(DRSCALING_DATA)/processed/$(DATASET))
