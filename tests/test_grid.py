@@ -524,3 +524,57 @@ def test_collect_results_labels_annotations(tmp_path):
     noisy = table[table["annotation"] == "noisy_human-0.5"]
     assert (noisy["annotation_method"] == "noisy_human").all() and (noisy["annotation.rate"] == 0.5).all()
     assert (table["sweeps"] == "annotation").all()
+
+
+# ---------------------------------------------------------------- parallel workers die with their parent
+
+def sleeping_run(spec: RunSpec, run_dir: Path) -> dict:
+    (Path(run_dir) / "pid").write_text(str(os.getpid()))
+    time.sleep(120)
+    return fake_run(spec, run_dir)
+
+
+PARENT = """
+import sys
+from drscaling import grid
+from drscaling.config import load_profile
+from tests.test_grid import sleeping_run, KEY
+if __name__ == "__main__":
+    profile = load_profile(sys.argv[1])
+    grid.run_grid(profile, grid.plan_grid(profile, KEY), run_fn=sleeping_run, progress=False)
+"""
+
+
+def test_workers_die_when_the_grid_process_is_killed(tmp_path):
+    import signal
+    import subprocess
+
+    profile_path = write_profile(tmp_path, {"data_size_shape": {"layers": 1, "hidden": 32}, "workers": 2})
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT)
+    env = {**os.environ, "DRSCALING_OUTPUTS": str(tmp_path / "out"),
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
+    parent = subprocess.Popen([sys.executable, str(script), str(profile_path)], env=env)
+    pids: list[int] = []
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and len(pids) < 2:
+            pids = [int(p.read_text()) for p in (tmp_path / "out").glob("*/runs/*/pid") if p.read_text()]
+            time.sleep(0.2)
+        assert len(pids) == 2, "the two workers did not start their runs"
+        parent.send_signal(signal.SIGKILL)  # no clean-up of any kind in the parent
+        parent.wait(timeout=10)
+        deadline = time.time() + 10
+        alive = pids
+        while alive and time.time() < deadline:
+            time.sleep(0.2)
+            alive = [pid for pid in pids if Path(f"/proc/{pid}").exists() and
+                     "Z" not in (Path(f"/proc/{pid}/stat").read_text().split()[2:3] or ["Z"])]
+        assert not alive, f"workers {alive} outlived their killed parent"
+    finally:
+        parent.kill()
+        for pid in pids:  # whatever the outcome, no sleeping worker stays behind
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

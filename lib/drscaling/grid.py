@@ -33,7 +33,9 @@ import dataclasses
 import json
 import os
 import re
+import signal
 import socket
+import sys
 import time
 import traceback
 import warnings
@@ -615,6 +617,18 @@ def run_cost(spec: RunSpec) -> float:
     return steps * float(model.get("layers", 1)) * (1 + hidden / 20 + (hidden / 45) ** 2)
 
 
+def _worker_init(parent_pid: int) -> None:
+    """In each worker: die with the process that started it. A killed study (make and its
+    notebook's kernel killed) must not leave workers training on, into the folders of the runs
+    that the restarted study trains again."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # the parent died before that took effect
+        os._exit(1)
+
+
 def _run_local_parallel(items, pending, root: Path, run_fn, progress: bool, workers: int) -> list[dict]:
     """``workers`` processes, each running one pending run at a time, the costliest first (so
     that no long run starts last). A worker that dies takes its run down as failed."""
@@ -627,7 +641,8 @@ def _run_local_parallel(items, pending, root: Path, run_fn, progress: bool, work
     for r in records.values():
         bar.done(r)
     order = sorted(pending, key=lambda p: -run_cost(p.spec))
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=_worker_init, initargs=(os.getpid(),))
     try:
         futures = {pool.submit(execute_run, p.spec, root, run_fn, p.sweeps): p for p in order}
         for future in cf.as_completed(futures):
