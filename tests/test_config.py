@@ -62,3 +62,48 @@ def test_bad_dataset_name_and_missing_profile(tmp_path):
         load_profile(write(tmp_path, {"dataset": "../escape"}))
     with pytest.raises(ConfigError, match=r"no profile 'nope'.*profiles: \["):
         load_profile("nope")
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_shipped_profiles_plan(name):
+    """Every shipped profile plans (shapes, sizes, methods, notebook parameters) without error."""
+    from drscaling.grid import SWEEPS, plan_grid
+    from drscaling.notebooks import check_profile
+
+    profile = load_profile(name)
+    check_profile(profile)
+    planned = plan_grid(profile, "k" * 64, sweeps=SWEEPS)
+    assert len({p.run_id for p in planned}) == len(planned)
+
+
+def test_cpu_profile_keeps_the_design_of_issue_11():
+    """The default study's grid as docs/cpu-profile-design.md chose it: every sweep goes over
+    its D at least 2.5 times; at least 6 model sizes over 1.5 decades of N and 6 data sizes over
+    1.5 decades of D, each with 2 seeds; a joint grid of at least 12 (N, D) points; the
+    annotation study at least 5 D per method with 2 seeds."""
+    import math
+
+    from drscaling.grid import SWEEPS, plan_grid, plan_warnings
+    from drscaling.model import DualEncoder, count_nonembedding_params
+
+    planned = plan_grid(load_profile("cpu"), "k" * 64, sweeps=SWEEPS)
+    assert plan_warnings(planned) == []
+
+    def points(sweep):
+        return [p.spec for p in planned if sweep in p.sweeps]
+
+    shapes = {(s.model["layers"], s.model["hidden"]) for s in points("model_size")}
+    n = [count_nonembedding_params(DualEncoder.from_shape(layers, hidden, 8192)) for layers, hidden in shapes]
+    assert len(shapes) >= 6 and math.log10(max(n) / min(n)) >= 1.5
+    d = {s.n_train for s in points("data_size")}
+    assert len(d) >= 6 and math.log10(max(d) / min(d)) >= 1.5
+    for sweep in ("model_size", "data_size", "annotation"):
+        seeds: dict = {}
+        for s in points(sweep):
+            seeds.setdefault((s.annotation_label, s.model_name, s.n_train), set()).add(s.seed)
+        assert min(len(v) for v in seeds.values()) >= 2, sweep
+    assert len({(s.model_name, s.n_train) for s in points("joint")}) >= 12
+    per_method: dict = {}
+    for s in points("annotation"):
+        per_method.setdefault(s.annotation_label, set()).add(s.n_train)
+    assert len(per_method) >= 3 and min(len(v) for v in per_method.values()) >= 5
