@@ -62,16 +62,17 @@ def annotation_section(out) -> list[str]:
     runs = pd.read_csv(out / "tables" / "annotation_results.csv")
     shared = runs["run_id"].isin(pd.read_csv(out / "results.csv")["run_id"])  # trained by notebook 02
     own = runs[~shared]
+    ok_runs = runs[runs["status"] == "ok"]
     lines = ["", f"**Annotation quality** (notebook 04; {runs['model'].iloc[0]} at D = "
              f"{', '.join(f'{d:,}' for d in study['n_train'])} per method; {len(runs)} runs, "
              f"{', '.join(f'{v} {k}' for k, v in runs['status'].value_counts().items())}; {int(shared.sum())} of "
-             f"them are runs of the data-size sweep above, the other {len(own)} took {own['wall_seconds'].sum() / 60:.1f} "
+             f"them are runs of notebook 02's sweeps, the other {len(own)} took {own['wall_seconds'].sum() / 60:.1f} "
              f"min in all (training {own['train_seconds'].sum() / 60:.1f}, evaluation "
              f"{own['eval_seconds'].sum() / 60:.1f}; sum of their result.json wall times); intervals from "
-             f"{study['n_bootstrap']} bootstrap resamples of each method's runs, indicative only with 4 points each, "
-             f"see the notebook):", "",
-             "| method | B | beta | delta | R² | test CLL at the largest D |", "|---|---|---|---|---|---|"]
-    largest = runs[runs["n_train"] == runs["n_train"].max()].set_index("annotation")["cll_test"]
+             f"{study['n_bootstrap']} bootstrap resamples of each method's runs, {len(ok_runs) // max(1, len(study['methods']))} "
+             f"points a method ({ok_runs['seed'].nunique()} seeds), see the notebook):", "",
+             "| method | B | beta | delta | R² | test CLL at the largest D (mean of seeds) |", "|---|---|---|---|---|---|"]
+    largest = ok_runs[ok_runs["n_train"] == ok_runs["n_train"].max()].groupby("annotation")["cll_test"].mean()
     for label in [m["label"] for m in study["methods"]]:
         entry = study["laws"].get(label, {"status": "no run finished with status ok"})
         if "params" not in entry:
@@ -179,7 +180,10 @@ def main() -> None:
         lines += ["", "**Ranking metrics against CLL** (paper Figure 2): " + "; ".join(
             f"{r.metric} Pearson {r.pearson:.3f}, Spearman {r.spearman:.3f}" for r in c.itertuples()) + "."]
     if (out / "annotation.json").is_file():
-        lines += annotation_section(out)
+        if read_json(out / "annotation.json").get("study", True):
+            lines += annotation_section(out)
+        else:
+            lines += ["", f"**Annotation quality:** {read_json(out / 'annotation.json')['reason']}."]
     lines += [""] + [f"![{n[:-4]}](reports/{profile.name}/{n})" for n in shown]
 
     readme = paths.ROOT / "README.md"

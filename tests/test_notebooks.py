@@ -213,3 +213,24 @@ def test_failed_notebook_is_kept_aside(tmp_path, shared_squad):
         run_notebook("01_prepare_data", path)
     out = paths.outputs_dir("broken") / "notebooks"
     assert (out / "01_prepare_data.failed.ipynb").exists() and not (out / "01_prepare_data.ipynb").exists()
+
+
+def test_profile_without_annotation_study_runs_to_the_end(shared_squad, tmp_path):
+    """Notebook 04 on a profile with no annotation study writes an annotation.json that says
+    so instead of failing, and 05 and 06 run after it (smoke's grid, shorter runs)."""
+    doc = yaml.safe_load((paths.CONFIGS / "smoke.yaml").read_text())
+    for key in ("annotation_n_train", "annotation_methods"):
+        doc["grid"].pop(key)
+    doc["training"]["steps"] = 20
+    path = tmp_path / "smoke-plain.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    profile = load_profile(path)
+    for name in ("01_prepare_data", "02_train_grid", "03_evaluate", "04_annotation_quality",
+                 "05_fit_scaling_laws", "06_budget_allocation"):
+        run_notebook(name, path)
+    study = json.loads((profile.outputs_dir / "annotation.json").read_text())
+    assert study["study"] is False and study["complete"] is True and "no annotation study" in study["reason"]
+    assert not (profile.outputs_dir / "tables" / "annotation_results.csv").exists()
+    fits = json.loads((profile.outputs_dir / "fits.json").read_text())
+    assert "params" in fits["laws"]["model_size"] and "params" in fits["laws"]["data_size"]
+    assert (profile.outputs_dir / "budget.json").is_file()
