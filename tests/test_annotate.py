@@ -195,8 +195,15 @@ def test_annotate_each_method(method, opts, tmp_path):
         assert list(other["pid"]) != list(out["pid"])
         all20 = an.annotate(data, method, 20, seed=3, **opts)
         assert set(all20["pid"]) == TRAIN_PIDS
-        with pytest.raises(ValueError, match="20"):
-            an.annotate(data, method, 21, seed=3, **opts)
+        # more pairs than passages: rounds over the passages, each in a new order
+        rounds = an.annotate(data, method, 50, seed=3, **opts)
+        assert rounds["qid"].is_unique and set(rounds["pid"]) == TRAIN_PIDS
+        assert sorted(rounds["pid"].value_counts().unique()) == [2, 3]
+        assert list(rounds["pid"][:20]) == list(all20["pid"])
+        assert list(rounds["pid"][20:40]) != list(all20["pid"])
+        if method == "ict":  # another random sentence of a passage in another round
+            by_pid = rounds.groupby("pid")["query"].nunique()
+            assert (by_pid > 1).any()
     path = tmp_path / "sub" / f"{method}.parquet"
     an.write_pairs(out, path)
     pd.testing.assert_frame_equal(an.read_pairs(path), out)

@@ -137,3 +137,24 @@ def test_encoder_equals_transformers_bert_in_eval_and_without_dropout():
         a = ours.encode(ids, mask)
         torch.manual_seed(2)
         assert torch.equal(ours.encode(ids, mask), a) and not torch.allclose(a, expected, atol=1e-3)
+
+
+def test_compact_embeddings_give_the_same_scores_as_the_projection():
+    """[a, 1] . [M c + u, u.c + b.b] = (W a + b) . (W c + b): checked against the 768-d
+    embeddings' inner products on a random model with a non-zero bias."""
+    torch.manual_seed(0)
+    model = DualEncoder.from_shape(1, 8, 50, projection_dim=768, seed=1).eval()  # no dropout
+    with torch.no_grad():
+        model.projection.bias.normal_()
+    ids = torch.randint(5, 50, (6, 9))
+    mask = torch.ones_like(ids)
+    mask[3:, 6:] = 0
+    full = model.encode(ids, mask).detach().double()
+    pooled = model.pool(ids, mask)
+    q, p = model.compact(pooled, "query"), model.compact(pooled, "passage")
+    assert q.shape == p.shape == (6, 9) == (6, model.compact_dim())
+    expected = full @ full.T
+    got = (q.double() @ p.double().T)
+    assert torch.allclose(got, expected, rtol=1e-5, atol=1e-4 * expected.abs().max().item())
+    with pytest.raises(ValueError, match="side"):
+        model.compact(pooled, "both")

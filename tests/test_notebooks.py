@@ -73,34 +73,39 @@ def test_notebooks_01_to_06_on_smoke(shared_squad, tmp_path):
     assert table.loc["corpus", "passages"] == counts["corpus"]
     assert (profile.outputs_dir / "figures" / "data_statistics.png").stat().st_size > 10_000
 
-    # 02 trains the smoke grid: 4 shapes x D=800, 1 shape x 4 sizes, 2 x 3 joint = 9 distinct runs.
-    # Through make, with one run made to fail: make ends non-zero naming it, after training the
-    # other 8, and writes no grid.json; the next make retries that run and only it.
+    # 02 trains the smoke grid: 4 shapes x D=800, 1 shape x 4 sizes, 2 x 3 joint = 9 distinct runs,
+    # after the pretraining run of each of the 4 shapes: 13. Through make, with one run made to
+    # fail: make ends non-zero naming it, after training the other 12, and writes no grid.json;
+    # the next make retries that run and only it.
     from drscaling import grid
 
     runs = profile.outputs_dir / "runs"
     planned = grid.plan_grid(profile, json.loads((profile.processed_dir / "manifest.json").read_text())["key"])
     victim = planned[1].run_id
+    assert planned[0].sweeps == ("pretraining",) and "init" in planned[1].spec.model
     failed = make("02_train_grid", env={grid.FAIL_ENV: victim})
     assert failed.returncode != 0 and f"{victim}: InjectedFailure: failed on purpose" in failed.stderr
-    assert "1 of 9 runs" in failed.stderr and not (runs / "grid.json").exists()
+    assert "1 of 13 runs" in failed.stderr and not (runs / "grid.json").exists()
     done = {p.run_id: (runs / p.run_id / "result.json").stat().st_mtime_ns for p in planned if p.run_id != victim}
-    assert len(done) == 8 and (runs / victim / "error.json").is_file()
+    assert len(done) == 12 and (runs / victim / "error.json").is_file()
     retried = make("02_train_grid")
     assert retried.returncode == 0, retried.stderr
     assert {r: (runs / r / "result.json").stat().st_mtime_ns for r in done} == done  # not retrained
     assert (runs / victim / "result.json").is_file() and not (runs / victim / "error.json").exists()
     summary = json.loads((runs / "grid.json").read_text())
-    assert summary["counts"] == {"ok": 9} and summary["complete"] is True
+    assert summary["counts"] == {"ok": 13} and summary["complete"] is True
     assert make("02_train_grid").stdout.count("run-notebook") == 0  # complete: nothing to do
     run_notebook("03_evaluate", "smoke")
     results = pd.read_csv(profile.outputs_dir / "results.csv")
     assert list(results.columns[: 3]) == ["run_id", "annotation", "model"]
     assert set(REQUIRED_COLUMNS) <= set(results.columns)
-    assert len(results) == 9 and (results["status"] == "ok").all()
+    assert len(results) == 13 and (results["status"] == "ok").all()
     assert sorted(zip(results["model"], results["n_train"])) == [
-        ("L1-H32", 100), ("L1-H32", 200), ("L1-H32", 400), ("L1-H32", 800), ("L1-H48", 800),
-        ("L1-H64", 200), ("L1-H64", 400), ("L1-H64", 800), ("L1-H96", 800)]
+        ("L1-H32", 100), ("L1-H32", 200), ("L1-H32", 400), ("L1-H32", 570), ("L1-H32", 800), ("L1-H48", 570),
+        ("L1-H48", 800), ("L1-H64", 200), ("L1-H64", 400), ("L1-H64", 570), ("L1-H64", 800), ("L1-H96", 570),
+        ("L1-H96", 800)]
+    pretraining = results[results["sweeps"] == "pretraining"]
+    assert set(pretraining["annotation"]) == {"ict"} and set(pretraining["n_train"]) == {570}
     assert (results["cll_test"] > 0).all() and results["mrr_at_10"].between(0, 1).all()
     provenance_columns = {"trainer_version", "precision", "wall_seconds", "train_seconds", "provenance.commit",
                           "provenance.dirty", "provenance.torch", "provenance.transformers", "provenance.numpy",
@@ -121,6 +126,7 @@ def test_notebooks_01_to_06_on_smoke(shared_squad, tmp_path):
     labels = ["human", "ict", "crop", "keywords", "noisy_human-0.5"]
     assert [m["label"] for m in study["methods"]] == labels and study["skipped"] == {} and study["n_train"] == [50, 100, 200, 280]
     assert len(study["runs"]) == 20 and set(study["runs"].values()) == {"ok"}
+    assert list(study["pretraining_runs"]) == list(pretraining.loc[pretraining["model"] == "L1-H32", "run_id"])
     shared = set(results.loc[results["sweeps"].str.contains("data_size"), "run_id"]) & set(study["runs"])
     assert len(shared) == 2  # human at D = 100 and 200: trained once, by notebook 02
     runs = pd.read_csv(profile.outputs_dir / "tables" / "annotation_results.csv").set_index("run_id")
@@ -168,7 +174,7 @@ def test_notebooks_01_to_06_on_smoke(shared_squad, tmp_path):
     csv = profile.outputs_dir / "results.csv"
     complete = csv.read_text()
     broken = results.astype({"error": object})
-    victim = broken.loc[broken["model"] == "L1-H48", "run_id"].item()  # a model-size point only
+    victim = broken.loc[(broken["model"] == "L1-H48") & (broken["sweeps"] == "model_size"), "run_id"].item()
     broken.loc[broken["run_id"] == victim, ["status", "error"]] = ["failed", "RuntimeError: boom"]
     broken.to_csv(csv, index=False)
     with pytest.raises(PapermillExecutionError, match="IncompleteGridError"):

@@ -283,8 +283,8 @@ def annotate(data, method: str, n_pairs: int, seed: int, **options) -> pd.DataFr
 
     ``human``: the first ``n_pairs`` rows of ``data.subset``, with their questions and qids.
     ``noisy_human`` (option ``rate``): the same with noisy positives (column ``noisy``).
-    Other methods draw ``n_pairs`` training passages (seeded order, without replacement) and make
-    one query each, with qids ``f"{method}-{seed}-{i}"``. Options are passed on to the method
+    Other methods draw ``n_pairs`` training passages (seeded order, without replacement within a
+    round over the passages; more pairs than passages take further rounds) and make one query each, with qids ``f"{method}-{seed}-{i}"``. Options are passed on to the method
     (``keywords`` also takes a precomputed ``idf``; ``generated`` takes ``model_path`` etc.).
     """
     if method not in METHODS:
@@ -304,9 +304,13 @@ def annotate(data, method: str, n_pairs: int, seed: int, **options) -> pd.DataFr
         return out[PAIR_COLUMNS + ["positive"] + (["noisy"] if method == "noisy_human" else [])]
 
     pool = training_passages(data)
-    if n_pairs > len(pool):
-        raise ValueError(f"asked for {n_pairs:,} pairs, but there are only {len(pool):,} training passages")
-    order = np.random.default_rng([seed, 0]).permutation(len(pool))[:n_pairs]
+    # More pairs than passages: rounds over the passages, each in a new seeded order (ICT takes
+    # another random sentence of a passage each round).
+    order_rng = np.random.default_rng([seed, 0])
+    rounds = -(-n_pairs // len(pool)) if pool else 0
+    if n_pairs and not pool:
+        raise ValueError(f"asked for {n_pairs:,} pairs, but there is no training passage")
+    order = np.concatenate([order_rng.permutation(len(pool)) for _ in range(max(rounds, 1))])[:n_pairs]
     pids = [pool[i] for i in order]
     corpus = data.corpus
     text_of = dict(zip(corpus["pid"], corpus["text"]))

@@ -180,6 +180,12 @@ class GridConfig:
     annotation_shape: dict | None = None  # null: data_size_shape
     annotation_n_train: tuple[int, ...] = ()
     annotation_methods: tuple[dict, ...] = ()
+    # A pretraining stage (null: every shape is trained from scratch): each shape of the grid is
+    # first trained once on ``n_train`` pairs of an annotation method made from the training
+    # passages alone ({method: ict, keep_sentence_prob: 0.1, n_train: 54606, seed: 0, training:
+    # {...overrides}}), and every run of that shape starts from its kept checkpoint, as the
+    # paper's runs start from a pretrained BERT. Its runs are planned with sweeps=("pretraining",).
+    pretraining: dict | None = None
     executor: str = "local"  # local | ray
     # local: runs at a time, each in its own process. On a small CPU two one-thread runs side by
     # side beat one run on two threads (set training.threads to cores / workers).

@@ -48,8 +48,10 @@ from .fileio import read_json, sha256_json, write_json
 from .provenance import TRAINER_VERSION, provenance
 
 FORMAT_VERSION = 1
-SWEEPS = ("model_size", "data_size", "joint", "annotation")
+SWEEPS = ("model_size", "data_size", "joint", "annotation", "pretraining")
 MAIN_SWEEPS = SWEEPS[:3]  # the laws' grid (notebook 02); "annotation" is notebook 04's
+# "pretraining": planned with any sweep whose shapes it initialises (grid.pretraining)
+PRETRAINING_KEYS = ("method", "n_train", "seed", "training")
 DONE_STATUSES = ("ok", "not_learning", "nan_loss")  # what the trainer may return
 FAILED = "failed"
 SPEC_FILE, RESULT_FILE, ERROR_FILE = "spec.json", "result.json", "error.json"
@@ -316,21 +318,74 @@ def plan_grid(profile: Profile, data_key: str, sweeps: Iterable[str] = MAIN_SWEE
     elif g.annotation_n_train or g.annotation_shape is not None:
         raise ConfigError(f"{where}.annotation_n_train/annotation_shape are set but grid.annotation_methods is empty")
     points = [p for p in points if p[0] in sweeps]
+    pretraining = _pretraining(g, where)
 
     runs: dict[str, tuple[RunSpec, list[str]]] = {}
+
+    def add(spec: RunSpec, sweep: str) -> None:
+        entry = runs.setdefault(spec.run_id, (spec, []))
+        if sweep not in entry[1]:
+            entry[1].append(sweep)
     for seed in dict.fromkeys([*g.seeds, *sweep_seeds["joint"]]):
         for sweep, (shape, shape_where), d, (method, options) in points:
             if seed not in sweep_seeds.get(sweep, g.seeds):
                 continue
             model, training = _model_and_training(shape, shape_where, base)
+            if pretraining is not None and "pretrained" not in model:
+                pre = _pretraining_spec(profile, data_key, model, base, pretraining, where)
+                add(pre, "pretraining")
+                model = {**model, "init": pre.run_id}
             training = dataclasses.asdict(TrainingConfig(**training).for_n_train(d))  # steps from D
             spec = RunSpec(profile=profile.name, dataset=profile.dataset, data_key=data_key,
                            annotation=method, model=model, n_train=d, seed=seed, training=training,
                            annotation_options=options)
-            entry = runs.setdefault(spec.run_id, (spec, []))
-            if sweep not in entry[1]:
-                entry[1].append(sweep)
+            add(spec, sweep)
     return [PlannedRun(spec, tuple(s for s in SWEEPS if s in tags)) for spec, tags in runs.values()]
+
+
+def _pretraining(g, where: str) -> dict | None:
+    """The grid's pretraining stage, checked: method, its options, n_train, seed, training."""
+    from .annotate import check_method
+
+    pre = g.pretraining
+    if pre is None:
+        return None
+    at = f"{where}.pretraining"
+    if not isinstance(pre, dict) or "method" not in pre or "n_train" not in pre:
+        raise ConfigError(f"{at}: expected a mapping with method, n_train (and the method's options, seed, "
+                          f"training), got {pre!r}")
+    if pre["method"] in ("human", "noisy_human"):
+        raise ConfigError(f"{at}.method: pretraining uses no human pair; expected a method that makes its "
+                          f"queries from the training passages (ict, crop, keywords, generated), got {pre['method']!r}")
+    options = {k: v for k, v in pre.items() if k not in PRETRAINING_KEYS}
+    try:
+        check_method(pre["method"], options, at)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    n, seed = pre["n_train"], pre.get("seed", 0)
+    for name, value in (("n_train", n), ("seed", seed)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < (1 if name == "n_train" else 0):
+            raise ConfigError(f"{at}.{name}: expected a {'positive' if name == 'n_train' else 'non-negative'} "
+                              f"integer, got {value!r}")
+    training = pre.get("training") or {}
+    if not isinstance(training, dict):
+        raise ConfigError(f"{at}.training: expected a mapping of TrainingConfig settings, got {training!r}")
+    return {"method": pre["method"], "options": options, "n_train": n, "seed": seed, "training": training}
+
+
+def _pretraining_spec(profile: Profile, data_key: str, model: dict, base: dict, pre: dict, where: str) -> RunSpec:
+    """The pretraining run of one shape: one seed for every run of the shape, as one BERT
+    checkpoint serves every fine-tuning run in the paper."""
+    training = from_dict(TrainingConfig, {**base, **pre["training"]}, f"{where}.pretraining.training")
+    return RunSpec(profile=profile.name, dataset=profile.dataset, data_key=data_key, annotation=pre["method"],
+                   model=dict(model), n_train=pre["n_train"], seed=pre["seed"],
+                   training=dataclasses.asdict(training.for_n_train(pre["n_train"])),
+                   annotation_options=pre["options"])
+
+
+def init_run(spec: RunSpec) -> str | None:
+    """The run whose kept checkpoint this run starts from (its pretraining), if any."""
+    return spec.model.get("init")
 
 
 # ---------------------------------------------------------------- planning checks
@@ -359,6 +414,8 @@ def plan_warnings(planned: Iterable[PlannedRun | RunSpec]) -> list[str]:
         for sweep in p.sweeps or ("(untagged)",):
             by_sweep.setdefault(sweep, []).append(p.spec)
     for sweep, specs in by_sweep.items():
+        if sweep == "pretraining":  # rounds of new pairs over the passages: one pass is the design
+            continue
         short = [s for s in specs if passes(s) < MIN_PASSES]
         if short:
             worst = min(short, key=passes)
@@ -581,11 +638,24 @@ def run_grid(profile: Profile, planned: Iterable[PlannedRun | RunSpec], executor
     root = runs_dir(profile)
     for p in items:  # a folder holding another spec stops everything before anything runs
         check_spec_file(p.spec, root / p.run_id)
-    if executor == "local":
-        return _run_local(items, root, run_fn, progress, profile.grid.workers)
-    return _run_ray(items, root, run_fn, ray_address or profile.grid.ray_address,
-                    profile.grid.gpus_per_run if gpus_per_run is None else gpus_per_run,
-                    cpus_per_run, progress, max_retries)
+    records = {}
+    for stage in _stages(items):  # the pretraining runs first: the others start from them
+        if executor == "local":
+            done = _run_local(stage, root, run_fn, progress, profile.grid.workers)
+        else:
+            done = _run_ray(stage, root, run_fn, ray_address or profile.grid.ray_address,
+                            profile.grid.gpus_per_run if gpus_per_run is None else gpus_per_run,
+                            cpus_per_run, progress, max_retries)
+        records.update((r["run_id"], r) for r in done)
+    return [records[p.run_id] for p in items]
+
+
+def _stages(items: list[PlannedRun]) -> list[list[PlannedRun]]:
+    """The plan in two stages: the runs others start from (init), then the rest."""
+    inits = {init_run(p.spec) for p in items}
+    first = [p for p in items if p.run_id in inits]
+    rest = [p for p in items if p.run_id not in inits]
+    return [stage for stage in (first, rest) if stage]
 
 
 def _run_local(items: list[PlannedRun], root: Path, run_fn, progress: bool, workers: int = 1) -> list[dict]:

@@ -128,13 +128,39 @@ class DualEncoder(nn.Module):
         backbone = AutoModel.from_pretrained(name_or_path, add_pooling_layer=False, attn_implementation="sdpa")
         return cls(backbone, projection_dim)
 
-    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Mean of the last layer over the real tokens: (batch, hidden), before the projection."""
         hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        return self.projection(pooled)
+        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.projection(self.pool(input_ids, attention_mask))
 
     forward = encode
+
+    # ------------------------------------------------------------ scoring in the hidden width
+    # score(q, p) = (W a + b) . (W c + b) for pooled a (query) and c (passage), W the projection
+    # (768 x H), b its bias: = [a, 1] . [M c + u, u . c + b . b] with M = W^T W, u = W^T b. So
+    # scores need only H + 1 numbers per text: the evaluation's matrix products over the whole
+    # corpus are 768 / (H + 1) times cheaper (12x at H = 64), with the same scores up to rounding.
+
+    def compact_dim(self) -> int:
+        return self.projection.in_features + 1
+
+    @torch.no_grad()
+    def compact(self, pooled: torch.Tensor, side: str) -> torch.Tensor:
+        """Pooled vectors (batch, H) -> (batch, H + 1) whose inner products across sides are the
+        scores of :meth:`encode`'s embeddings. ``side``: "query" or "passage"."""
+        pooled = pooled.float()
+        if side == "query":
+            return torch.cat([pooled, torch.ones(len(pooled), 1, device=pooled.device)], dim=1)
+        if side != "passage":
+            raise ValueError(f"side: expected query or passage, got {side!r}")
+        w, b = self.projection.weight.double(), self.projection.bias.double()
+        m, u = (w.T @ w), (w.T @ b)
+        c = pooled.double()
+        return torch.cat([c @ m + u, (c @ u + b @ b)[:, None]], dim=1).float()
 
     # ------------------------------------------------------------ checkpoints
     def save(self, directory: str | Path) -> None:

@@ -27,7 +27,7 @@ from . import paths
 from .cll import cll_from_draws
 from .config import TrainingConfig
 from .fileio import atomic_path, dumps, write_json
-from .model import DualEncoder, count_nonembedding_params, count_params_as_paper_code
+from .model import CHECKPOINT_CONFIG, DualEncoder, count_nonembedding_params, count_params_as_paper_code
 
 BUCKET_CHUNKS = 50  # batches per length-sorted chunk
 
@@ -169,12 +169,14 @@ class BatchPlan:
 
 @torch.no_grad()
 def encode(model: DualEncoder, tokens: Tokens, rows: np.ndarray | None = None, batch_size: int = 256,
-           device: str | torch.device = "cpu", desc: str | None = None) -> torch.Tensor:
+           device: str | torch.device = "cpu", desc: str | None = None, side: str | None = None) -> torch.Tensor:
     """Embeddings (len(rows), d) float32 on the CPU, in the order of ``rows``; batches are
-    formed from length-sorted rows so that little padding is computed."""
+    formed from length-sorted rows so that little padding is computed. With ``side`` ("query"
+    or "passage"): the compact (H + 1)-d form of :meth:`DualEncoder.compact`, whose query-passage
+    inner products are the same scores."""
     rows = np.arange(len(tokens.lengths)) if rows is None else np.asarray(rows)
     order = np.argsort(tokens.lengths[rows], kind="stable")
-    out = torch.empty(len(rows), model.projection.out_features)
+    out = torch.empty(len(rows), model.compact_dim() if side else model.projection.out_features)
     was_training = model.training
     model.eval()
     use_bf16 = torch.device(device).type == "cuda"
@@ -182,7 +184,10 @@ def encode(model: DualEncoder, tokens: Tokens, rows: np.ndarray | None = None, b
         sel = order[start:start + batch_size]
         ids, mask = tokens.batch(rows[sel])
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
-            emb = model.encode(ids.to(device), mask.to(device))
+            if side:
+                emb = model.compact(model.pool(ids.to(device), mask.to(device)), side)
+            else:
+                emb = model.encode(ids.to(device), mask.to(device))
         out[torch.from_numpy(sel)] = emb.float().cpu()
     model.train(was_training)
     return out
@@ -321,9 +326,20 @@ def training_precision(cfg: TrainingConfig, device: torch.device) -> str:
     return "bf16"
 
 
-def build_model(model_spec: dict, vocab_size: int, cfg: TrainingConfig, seed: int) -> DualEncoder:
+def build_model(model_spec: dict, vocab_size: int, cfg: TrainingConfig, seed: int,
+                runs_dir: Path | None = None) -> DualEncoder:
     if "pretrained" in model_spec:
         return DualEncoder.from_pretrained(model_spec["pretrained"], cfg.projection_dim, seed=seed)
+    if "init" in model_spec:  # the kept checkpoint of this shape's pretraining run, beside this run
+        best = Path(runs_dir or ".") / model_spec["init"] / "best"
+        if not (best / CHECKPOINT_CONFIG).is_file():
+            raise FileNotFoundError(f"{best}: no checkpoint of the pretraining run {model_spec['init']}, which this "
+                                    f"run starts from (did that run fail? see its error.json)")
+        model = DualEncoder.load(best)
+        if (model.backbone.config.num_hidden_layers, model.backbone.config.hidden_size) != \
+                (model_spec["layers"], model_spec["hidden"]):
+            raise ValueError(f"{best}: a checkpoint of another shape than L{model_spec['layers']}-H{model_spec['hidden']}")
+        return model
     return DualEncoder.from_shape(model_spec["layers"], model_spec["hidden"], vocab_size, cfg.projection_dim, seed=seed)
 
 
@@ -380,7 +396,7 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
     select_split = cfg.select_on
     check = periodic_evaluator(data, select_split, corpus_row, query_tokens, query_row, passage_tokens, cfg, spec.seed)
 
-    model = build_model(spec.model, len(tokenizer), cfg, spec.seed).to(device)
+    model = build_model(spec.model, len(tokenizer), cfg, spec.seed, run_dir.parent).to(device)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     optimizer = torch.optim.AdamW(
@@ -471,12 +487,15 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
     eval_started = time.time()
     best = DualEncoder.load(run_dir / "best", device)
     result.update(n_params=count_nonembedding_params(best), n_params_paper_code=count_params_as_paper_code(best))
-    # every corpus passage and every evaluated query is encoded once, then reused
-    passage_emb = encode(best, passage_tokens, device=device, desc="encode corpus")
+    # every corpus passage and every evaluated query is encoded once, then reused; in the compact
+    # (H + 1)-d form where that is smaller than the projection (same scores, cheaper products)
+    side = best.compact_dim() < best.projection.out_features
+    passage_emb = encode(best, passage_tokens, device=device, desc="encode corpus", side=side and "passage")
     query_emb = {}
     for split in ("test", "validation"):
         rows = data.all_queries.index[data.all_queries["split"] == split].to_numpy()
-        query_emb[split] = dict(zip(data.all_queries["qid"].to_numpy()[rows], encode(best, query_tokens, rows, device=device)))
+        emb = encode(best, query_tokens, rows, device=device, side=side and "query")
+        query_emb[split] = dict(zip(data.all_queries["qid"].to_numpy()[rows], emb))
         q_pairs = data.qrels(split)
         ev = Evaluator(query_tokens, np.array([query_row[q] for q in q_pairs["qid"]]),
                        np.array([corpus_row[p] for p in q_pairs["pid"]]), passage_tokens, data.cll_negatives(split))
