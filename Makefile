@@ -31,7 +31,7 @@ DATASET := $(shell sed -n 's/^dataset:[[:space:]]*\([A-Za-z0-9._-]*\).*/\1/p' $(
 INCOMPLETE := $(shell grep -ls '"complete": false' $(OUT)/runs/grid.json $(OUT)/annotation.json 2>/dev/null)
 
 .DELETE_ON_ERROR:
-.PHONY: help venv reproduce report bench test test-slow lab clean clean-venv print-dataset FORCE
+.PHONY: help venv reproduce plan report bench test test-slow lab clean clean-venv print-dataset FORCE
 FORCE:
 
 help: ## list the targets
@@ -85,6 +85,9 @@ reproduce: $(LAST_STAGE) ## run the whole study for PROFILE (default cpu)
 	@if grep -qs '"complete": false' $(OUT)/runs/grid.json $(OUT)/annotation.json; then \
 	  echo "study done for profile $(PROFILE) WITHOUT some failed runs (allow_missing_runs: true); the next make reproduce retries them"; \
 	else echo "study complete for profile $(PROFILE): executed notebooks in $(OUT)/notebooks"; fi
+
+plan: $(STAMP) ## the profile's runs, which are done, what they need and whether it is here, and an estimate of GPU time (trains nothing)
+	$(PY) -m drscaling plan --profile $(PROFILE)
 
 report: $(LAST_STAGE) ## regenerate the README results section and reports/<profile>/ figures from the outputs
 	$(PY) scripts/report.py --profile $(PROFILE)

@@ -578,3 +578,12 @@ def test_workers_die_when_the_grid_process_is_killed(tmp_path):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_a_later_training_setting_at_its_default_keeps_run_ids():
+    """eval_bf16 came after runs were planned: at its default (false) it is left out of the
+    spec, so those runs keep their ids; set, it makes another run."""
+    base = spec()
+    assert spec(training={**base.training, "eval_bf16": False}).run_id == base.run_id
+    assert "eval_bf16" not in spec(training={**base.training, "eval_bf16": False}).training
+    assert spec(training={**base.training, "eval_bf16": True}).run_id != base.run_id

@@ -171,3 +171,12 @@ def test_bm25_char_level_for_chinese():
     mixed = bm25_run(["iPhone手机很好用", "dog狗"], ["m0", "m1"], ["手机"], ["q"], stopwords=None,
                      char_level=True)
     assert set(mixed["q"]) == {"m0"}
+
+
+def test_bm25_settings_by_language():
+    from drscaling.ranking import bm25_settings
+
+    assert bm25_settings("en") == {"stopwords": "en", "char_level": False}
+    assert bm25_settings("zh") == {"stopwords": None, "char_level": True}  # no spaces between Chinese words
+    with pytest.raises(ValueError, match="bm25 language: expected one of"):
+        bm25_settings("fr")

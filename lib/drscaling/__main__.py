@@ -2,7 +2,9 @@
 
 - ``run-notebook NAME``: execute one notebook with papermill (what `make reproduce` does);
 - ``prepare``: data preparation alone, without the notebook;
-- ``grid``: train the profile's grid of runs (``--dry-run``: list them), locally or on Ray.
+- ``grid``: train the profile's grid of runs (``--dry-run``: list them), locally or on Ray;
+- ``plan``: every run of the profile, which are done, the data and checkpoints it needs and
+  whether each is here, and an estimate of GPU time; trains and downloads nothing.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="refuse a plan whose largest D is seen fewer than 2.5 times, or whose shapes stall near chance")
     grid.add_argument("--sweeps", default="model_size,data_size,joint",
                       help="comma-separated sweeps to run (default: %(default)s; 'annotation' is notebook 04's)")
+    plan = sub.add_parser("plan", help="the runs, what they need and an estimate of their GPU time (trains nothing)")
+    plan.add_argument("--profile", default="cpu")
     args = parser.parse_args(argv)
 
     from .config import ConfigError
@@ -63,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError as e:  # bad input (DataFormatError): the message names file and record
                 print(f"error: {e}", file=sys.stderr)
                 return 2
+        elif args.command == "plan":
+            from .config import load_profile
+            from .estimate import format_report, plan_report
+
+            print(format_report(plan_report(load_profile(args.profile))))
         elif args.command == "grid":
             from .grid import RunFolderError, cli
 

@@ -118,6 +118,9 @@ class TrainingConfig:
     # ... and on a CPU: 1.4-1.9x faster per step here, where the CPU has bf16 matrix instructions
     # (AVX512-BF16, AMX), much slower where it has not. Evaluation on a CPU stays fp32.
     cpu_bf16: bool = False
+    # Evaluation (the periodic checks and the final one) in bf16 on a GPU; false: fp32 there
+    # too, as on a CPU. The result records it ("eval_precision").
+    eval_bf16: bool = False
     # The step budget from D: a run of D pairs trains ceil(passes * D / batch_size) steps (at
     # least min_steps) instead of `steps`, so that every D is gone over equally often;
     # checks_per_pass puts a validation check every 1/checks_per_pass of a pass, and

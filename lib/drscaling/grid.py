@@ -51,6 +51,7 @@ FORMAT_VERSION = 1
 SWEEPS = ("model_size", "data_size", "joint", "annotation", "pretraining")
 MAIN_SWEEPS = SWEEPS[:3]  # the laws' grid (notebook 02); "annotation" is notebook 04's
 # "pretraining": planned with any sweep whose shapes it initialises (grid.pretraining)
+LATE_TRAINING_DEFAULTS = {"eval_bf16": False}  # see RunSpec.__post_init__
 PRETRAINING_KEYS = ("method", "n_train", "seed", "training")
 DONE_STATUSES = ("ok", "not_learning", "nan_loss")  # what the trainer may return
 FAILED = "failed"
@@ -129,6 +130,11 @@ class RunSpec:
         # Own copies, so that a caller's later edit of its dicts cannot change the spec.
         for name in ("model", "training", "annotation_options"):
             object.__setattr__(self, name, json.loads(json.dumps(getattr(self, name))))
+        # Training settings added after runs were planned are left out while they hold the
+        # default that leaves training unchanged: the runs planned before keep their ids.
+        for key, default in LATE_TRAINING_DEFAULTS.items():
+            if key in self.training and self.training[key] == default:
+                del self.training[key]
 
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

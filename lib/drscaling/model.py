@@ -181,12 +181,14 @@ class DualEncoder(nn.Module):
     @classmethod
     def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> "DualEncoder":
         from safetensors.torch import load_file
-        from transformers import BertConfig, BertModel
+        from transformers import AutoConfig, AutoModel
 
         directory = Path(directory)
         meta = json.loads((directory / CHECKPOINT_CONFIG).read_text())
-        config = BertConfig.from_dict(meta["backbone"])
-        model = cls(BertModel(config, add_pooling_layer=False), meta["projection_dim"])
+        # the backbone's own class (BERT, ERNIE, ...), from the model_type its config records
+        backbone = dict(meta["backbone"])
+        config = AutoConfig.for_model(backbone.pop("model_type", "bert"), **backbone)
+        model = cls(AutoModel.from_config(config, add_pooling_layer=False), meta["projection_dim"])
         model.load_state_dict(load_file(str(directory / CHECKPOINT_WEIGHTS), device=str(device)))
         return model.to(device)
 

@@ -186,6 +186,18 @@ def bm25_run(
     return to_run(query_ids, passage_ids, scores, indices)
 
 
+# BM25's text processing per language: English words less English stop words; Chinese, which
+# has no spaces between words, by characters and with no stop-word list (bm25s ships none).
+BM25_LANGUAGES = {"en": {"stopwords": "en", "char_level": False}, "zh": {"stopwords": None, "char_level": True}}
+
+
+def bm25_settings(language: str) -> dict:
+    """``stopwords`` and ``char_level`` for :func:`bm25_metrics` in ``language`` (en, zh)."""
+    if language not in BM25_LANGUAGES:
+        raise ValueError(f"bm25 language: expected one of {sorted(BM25_LANGUAGES)}, got {language!r}")
+    return dict(BM25_LANGUAGES[language])
+
+
 def bm25_metrics(data, split: str = "test", k: int = 100, stopwords: str | None = "en", char_level: bool = False) -> dict:
     """BM25 over the whole corpus of a prepared dataset (``ProcessedData``) for one split's
     queries: the reference line for the dense models' ranking metrics."""

@@ -169,7 +169,8 @@ class BatchPlan:
 
 @torch.no_grad()
 def encode(model: DualEncoder, tokens: Tokens, rows: np.ndarray | None = None, batch_size: int = 256,
-           device: str | torch.device = "cpu", desc: str | None = None, side: str | None = None) -> torch.Tensor:
+           device: str | torch.device = "cpu", desc: str | None = None, side: str | None = None,
+           bf16: bool = False) -> torch.Tensor:
     """Embeddings (len(rows), d) float32 on the CPU, in the order of ``rows``; batches are
     formed from length-sorted rows so that little padding is computed. With ``side`` ("query"
     or "passage"): the compact (H + 1)-d form of :meth:`DualEncoder.compact`, whose query-passage
@@ -179,7 +180,7 @@ def encode(model: DualEncoder, tokens: Tokens, rows: np.ndarray | None = None, b
     out = torch.empty(len(rows), model.compact_dim() if side else model.projection.out_features)
     was_training = model.training
     model.eval()
-    use_bf16 = torch.device(device).type == "cuda"
+    use_bf16 = bf16 and torch.device(device).type == "cuda"  # bf16 autocast on a GPU only when asked
     for start in tqdm(range(0, len(rows), batch_size), desc=desc, disable=desc is None, leave=False, mininterval=2):
         sel = order[start:start + batch_size]
         ids, mask = tokens.batch(rows[sel])
@@ -220,12 +221,13 @@ class Evaluator:
         self.draws = inverse[len(positive_rows):].reshape(np.asarray(draws).shape)
 
     def __call__(self, model: DualEncoder, device, passage_emb: torch.Tensor | None = None,
-                 query_emb: torch.Tensor | None = None) -> np.ndarray:
+                 query_emb: torch.Tensor | None = None, bf16: bool = False) -> np.ndarray:
         """Per-pair CLL; ``passage_emb`` (all corpus rows) and ``query_emb`` (this evaluator's
         query rows, in order) avoid encoding them again."""
-        q = query_emb if query_emb is not None else encode(model, self.query_tokens, self.query_rows, device=device)
+        q = query_emb if query_emb is not None else encode(model, self.query_tokens, self.query_rows, device=device,
+                                                           bf16=bf16)
         p = passage_emb[torch.from_numpy(self.passages)] if passage_emb is not None else \
-            encode(model, self.passage_tokens, self.passages, device=device)
+            encode(model, self.passage_tokens, self.passages, device=device, bf16=bf16)
         return cll_from_draws(q, p[torch.from_numpy(self.positive_index)], p, self.draws)
 
 
@@ -443,7 +445,7 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
         running, seen = running + loss.item(), seen + 1
         bar.update(1)
         if step % cfg.eval_every == 0 or step == cfg.steps:
-            value = float(check(model, device).mean())
+            value = float(check(model, device, bf16=cfg.eval_bf16).mean())
             train_loss = running / seen
             running, seen = 0.0, 0
             improved = state["best"] is None or value < state["best"]
@@ -490,11 +492,14 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
     # every corpus passage and every evaluated query is encoded once, then reused; in the compact
     # (H + 1)-d form where that is smaller than the projection (same scores, cheaper products)
     side = best.compact_dim() < best.projection.out_features
-    passage_emb = encode(best, passage_tokens, device=device, desc="encode corpus", side=side and "passage")
+    eval_bf16 = cfg.eval_bf16 and device.type == "cuda"
+    result["eval_precision"] = "bf16" if eval_bf16 else "fp32"
+    passage_emb = encode(best, passage_tokens, device=device, desc="encode corpus", side=side and "passage",
+                         bf16=eval_bf16)
     query_emb = {}
     for split in ("test", "validation"):
         rows = data.all_queries.index[data.all_queries["split"] == split].to_numpy()
-        emb = encode(best, query_tokens, rows, device=device, side=side and "query")
+        emb = encode(best, query_tokens, rows, device=device, side=side and "query", bf16=eval_bf16)
         query_emb[split] = dict(zip(data.all_queries["qid"].to_numpy()[rows], emb))
         q_pairs = data.qrels(split)
         ev = Evaluator(query_tokens, np.array([query_row[q] for q in q_pairs["qid"]]),
