@@ -19,7 +19,7 @@ import pandas as pd
 from drscaling import paths
 from drscaling.config import load_profile
 from drscaling.fileio import read_json, write_text
-from drscaling.laws import paper_reported
+from drscaling.laws import paper_reported, paper_value
 
 FIGURES = ["law_model_size.png", "law_data_size.png", "law_joint.png", "ranking_vs_cll.png",
            "annotation_laws.png", "annotation_noise.png"]
@@ -41,18 +41,19 @@ def stage_times(out) -> list[str]:
 
 
 def laws_table(fits: dict, reported: dict) -> list[str]:
-    lines = ["| law | parameter | this study (95% bootstrap interval) | paper, MS MARCO (v2) | paper, T2Ranking (v2) |",
-             "|---|---|---|---|---|"]
+    lines = ["| law | parameter | this study (95% bootstrap interval) | paper v1, MS MARCO | paper v1, T2Ranking "
+             "| v2, MS MARCO (third-party) |", "|---|---|---|---|---|---|"]
     for law in ("model_size", "data_size", "joint"):
         entry = fits["laws"].get(law, {})
         if "params" not in entry:
-            lines.append(f"| {law} | — | {entry.get('status', 'not fitted')} | | |")
+            lines.append(f"| {law} | — | {entry.get('status', 'not fitted')} | | | |")
             continue
         for name, value in list(entry["params"].items()) + [("r2", entry["r2"])]:
             interval = entry["intervals"].get(name) if name != "r2" else None
             ours = fmt(value) + (f" [{fmt(interval[0])}, {fmt(interval[1])}]" if interval else "")
-            paper = [(reported.get(ds, {}).get(law, {}) or {}).get("v2", {}) or {} for ds in ("msmarco", "t2ranking")]
-            lines.append(f"| {law} | {name} | {ours} | {fmt(paper[0].get(name))} | {fmt(paper[1].get(name))} |")
+            paper = [(reported.get(ds, {}).get(law, {}) or {}).get(ver, {}) or {}
+                     for ds, ver in (("msmarco", "v1"), ("t2ranking", "v1"), ("msmarco", "v2"))]
+            lines.append(f"| {law} | {name} | {ours} | " + " | ".join(fmt(paper_value(p, name)) for p in paper) + " |")
     return lines
 
 

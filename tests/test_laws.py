@@ -311,13 +311,17 @@ def test_bad_inputs_raise_clear_errors(call, message):
 # ---------------------------------------------------------------- the paper's reported values
 
 def test_paper_reported_values_load_with_sources():
+    """v1 (full text found) is primary; v2 values are third-party, in secondary blocks."""
     ref = laws.paper_reported()
+    v1 = ref["msmarco"]["model_size"]["v1"]
+    assert (v1["A"], v1["alpha"], v1["delta"], v1["r2"]) == (4.54e4, 0.46, 0.02, 0.990)
+    assert "Table 1" in v1["source"]
     v2 = ref["msmarco"]["model_size"]["v2"]
-    assert (v2["A"], v2["alpha"], v2["delta"], v2["r2"]) == (3.22e4, 0.53, 0.04, 0.991)
-    assert (ref["t2ranking"]["model_size"]["v2"]["A"], ref["t2ranking"]["model_size"]["v2"]["alpha"],
-            ref["t2ranking"]["model_size"]["v2"]["delta"]) == (9.89e6, 0.53, 0.14)
-    joint = ref["msmarco"]["joint"]["v2"]
-    assert (joint["alpha"], joint["beta"], joint["delta"]) == (0.56, 1.31, 0.03)
+    assert v2["alpha"] is None and laws.paper_value(v2, "alpha") == 0.53 and laws.paper_value(v2, "A") == 3.22e4
+    assert [ref["t2ranking"]["data_size"]["v1"][k] for k in ("B", "beta", "delta", "r2")] == [6.04e4, 0.50, 0.15, 0.991]
+    joint = ref["msmarco"]["joint"]["v1"]
+    assert [joint[k] for k in ("A", "B", "alpha", "beta", "delta")] == [8.2e5, 5.2e3, 0.57, 1.39, 0.03]
+    assert ref["cost_model"]["z_train"] == 3.22e-8 and ref["cost_model"]["z_infer"] == 0.43
     for ds in laws.PAPER_DATASETS:
         for law in laws.PAPER_LAWS:
             for ver in laws.PAPER_VERSIONS:
@@ -333,7 +337,23 @@ def test_paper_reported_rejects_exponents_yaml_reads_as_text(tmp_path):
     text = (laws.paths.CONFIGS / "paper_reported.yaml").read_text().replace("3.22e+4", "3.22e4")
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
-    with pytest.raises(ValueError, match=r"msmarco.model_size.v2.A: expected a number or null"):
+    with pytest.raises(ValueError, match=r"msmarco.model_size.v2.secondary.A: expected a number or null"):
+        laws.paper_reported(bad)
+
+
+def test_our_fitter_recovers_the_authors_law_from_their_points():
+    """The authors' released model-size points (plot.py) fitted by our fitter: the law their
+    v2 reports for MS MARCO (alpha 0.53, delta 0.04; third-party), to 0.03 and 0.01."""
+    fit = laws.fit_authors_points()
+    assert abs(fit.params["alpha"] - 0.53) < 0.03 and abs(fit.params["delta"] - 0.04) < 0.01
+    assert fit.r2 > 0.99 and not fit.bounds_hit
+
+
+def test_paper_reported_rejects_broken_authors_points(tmp_path):
+    text = (laws.paths.CONFIGS / "paper_reported.yaml").read_text().replace("cll: [0.3148, ", "cll: [")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(ValueError, match="authors_points: expected n_params_mi and cll, lists of the same length"):
         laws.paper_reported(bad)
 
 

@@ -86,6 +86,8 @@ __all__ = [
     "log_joint_law",
     "huber_objective",
     "paper_reported",
+    "paper_value",
+    "fit_authors_points",
 ]
 
 HUBER_DELTA = 1e-3  # Huber delta in log space (Hoffmann et al. 2022; Besiroglu et al. 2024)
@@ -1077,7 +1079,31 @@ def paper_reported(path=None) -> dict:
                         if v is not None and not isinstance(v, (int, float)):
                             raise ValueError(f"{p}: {ds}.{law}.{ver}{where}.{k}: expected a number or null, "
                                              f"got {v!r} (write exponents as 3.22e+4: YAML reads 3.22e4 as text)")
+    points = doc.get("authors_points")
+    if points is not None:
+        n, cll = points.get("n_params_mi"), points.get("cll")
+        if not (isinstance(n, list) and isinstance(cll, list) and len(n) == len(cll) >= 3
+                and all(isinstance(v, (int, float)) and v > 0 for v in n + cll)):
+            raise ValueError(f"{p}: authors_points: expected n_params_mi and cll, lists of the same length (3 or "
+                             f"more) of positive numbers; got {n!r} and {cll!r}")
     return doc
+
+
+def paper_value(entry: dict, name: str):
+    """A parameter of one reported entry (``reported[dataset][law][version]``): the primary
+    value, else the secondary block's (third-party, unchecked), else None."""
+    value = entry.get(name)
+    if value is None:
+        value = (entry.get("secondary") or {}).get(name)
+    return value
+
+
+def fit_authors_points(reported: dict | None = None) -> LawFit:
+    """Our model-size fit of the authors' own points (``authors_points``: the released code's
+    plot.py, N in 2^20 units as that code counted it), to compare with the law they reported."""
+    reported = reported if reported is not None else paper_reported()
+    points = reported["authors_points"]
+    return fit_model_size_law(np.asarray(points["n_params_mi"], dtype=float) * 2**20, np.asarray(points["cll"]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1132,8 +1158,9 @@ def fit_for_study(law: str, *arrays, holdout_mask=None, n_resamples: int = 1000,
 
 def compare_with_paper(fits: dict, reported: dict | None = None) -> "pandas.DataFrame":
     """Our fitted values (with 95% intervals) next to the paper's, one row per (law,
-    parameter): columns ours, ours_95, and for each dataset and version the paper's value and
-    its source. ``fits``: law name -> LawFit (laws with too few points may be missing)."""
+    parameter): columns ours, ours_95, and for each dataset and version the paper's value
+    (:func:`paper_value`: v2's come from third-party notes, see configs/paper_reported.yaml).
+    ``fits``: law name -> LawFit (laws with too few points may be missing)."""
     import pandas as pd
 
     reported = reported if reported is not None else paper_reported()
@@ -1151,6 +1178,6 @@ def compare_with_paper(fits: dict, reported: dict | None = None) -> "pandas.Data
             for dataset in ("msmarco", "t2ranking"):
                 for version in ("v1", "v2"):
                     entry = (reported.get(dataset, {}).get(law_name, {}) or {}).get(version) or {}
-                    row[f"paper_{dataset}_{version}"] = entry.get(name)
+                    row[f"paper_{dataset}_{version}"] = paper_value(entry, name)
             rows.append(row)
     return pd.DataFrame(rows)
