@@ -21,7 +21,7 @@ import yaml
 from . import paths
 
 SQUAD_URL = "https://rajpurkar.github.io/SQuAD-explorer/dataset"
-SOURCES = ("squad", "msmarco", "t2ranking")
+SOURCES = ("squad", "msmarco", "t2ranking", "beir")
 SQUAD_FILES = {"train": "train-v1.1.json", "test": "dev-v1.1.json"}
 
 
@@ -31,7 +31,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class DataConfig:
-    source: str = "squad"  # squad (any SQuAD-schema files) | msmarco | t2ranking
+    source: str = "squad"  # squad (any SQuAD-schema files) | msmarco | t2ranking | beir (any BEIR folder)
     route: str = "files"  # files | ir_datasets (msmarco only)
     # Folders searched in order for the source files ($DATASETS = ../shared/datasets).
     search_dirs: tuple[str, ...] = ("$DATASETS/squad-v1.1", "data/raw/squad")
@@ -81,6 +81,12 @@ class DataConfig:
                     f"data.files: source squad expects exactly the keys ['test', 'train'] "
                     f"(unknown: {unknown}, missing: {missing})"
                 )
+        elif self.source == "beir":  # one queries file for every split
+            unknown = sorted(k for k in self.files if k not in ("collection", "queries")
+                             and not re.fullmatch(r"\w+_qrels", str(k)))
+            if unknown:
+                raise ConfigError(f"data.files: unknown key(s) {unknown} for source beir; expected 'collection', "
+                                  f"'queries' and '<split>_qrels'")
         else:
             split_file = re.compile(r"\w+_(queries|qrels)")
             unknown = sorted(k for k in self.files if k != "collection" and not split_file.fullmatch(str(k)))

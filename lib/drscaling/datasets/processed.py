@@ -59,9 +59,10 @@ def source_files(cfg: DataConfig) -> dict[str, Path]:
         }
     if cfg.route == "ir_datasets":
         return {}
-    from . import msmarco, t2ranking
+    from . import beir, msmarco, t2ranking
 
-    defaults = {"msmarco": msmarco.DEFAULT_FILES, "t2ranking": t2ranking.DEFAULT_FILES}[cfg.source]
+    defaults = {"msmarco": msmarco.DEFAULT_FILES, "t2ranking": t2ranking.DEFAULT_FILES,
+                "beir": beir.DEFAULT_FILES}[cfg.source]
     names = {**defaults, **cfg.files}
     found: dict[str, Path] = {}
     for key, name in names.items():
@@ -87,6 +88,10 @@ def load_source(cfg: DataConfig, files: dict[str, Path]) -> RetrievalDataset:
         from .msmarco import load_msmarco_ir_datasets
 
         return load_msmarco_ir_datasets()
+    if cfg.source == "beir":
+        from .beir import load_beir_files
+
+        return load_beir_files(files, name=files["collection"].parent.name)
     from .tsv import load_tsv_dataset
 
     directory = files["collection"].parent

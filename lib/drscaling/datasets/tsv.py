@@ -1,8 +1,8 @@
 """Collections, queries and qrels in the TSV formats of MS MARCO and T2Ranking.
 
 - id/text files: ``id<TAB>text`` a line (an optional header line ``pid``/``qid``/``id`` is skipped);
-- qrels: ``qid<TAB>pid`` (T2Ranking retrieval qrels) or TREC ``qid 0 pid relevance``
-  (tabs or spaces); pairs below ``min_relevance`` are dropped.
+- qrels: ``qid<TAB>pid`` (T2Ranking retrieval qrels) or TREC ``qid 0 pid relevance`` (tabs or
+  spaces), or BEIR's ``query-id<TAB>corpus-id<TAB>score``; pairs below ``min_relevance`` are dropped.
 Files may be gzipped.
 """
 
@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .base import DataFormatError, RetrievalDataset, Split
 
-HEADER_IDS = {"pid", "qid", "id", "query_id", "doc_id"}
+HEADER_IDS = {"pid", "qid", "id", "query_id", "doc_id", "query-id"}
 
 
 def _open_text(path: Path):
@@ -64,8 +64,9 @@ def read_id_text(path: str | Path, kind: str = "text") -> dict[str, str]:
     return out
 
 
-def read_qrels(path: str | Path, min_relevance: int = 1) -> dict[str, list[str]]:
-    """qrels (two-column or TREC four-column) to ``qid -> [pid, ...]`` (relevant ones only)."""
+def read_qrels(path: str | Path, min_relevance: int = 1, beir: bool = False) -> dict[str, list[str]]:
+    """qrels (two-column or TREC four-column; with ``beir``, BEIR's three columns instead of
+    two) to ``qid -> [pid, ...]`` (relevant ones only)."""
     path = Path(path)
     out: dict[str, list[str]] = {}
     judgements = 0
@@ -74,13 +75,16 @@ def read_qrels(path: str | Path, min_relevance: int = 1) -> dict[str, list[str]]
         if lineno == 1 and parts[0].strip().lower() in HEADER_IDS:
             continue
         judgements += 1
-        if len(parts) == 2:
+        if len(parts) == 2 and not beir:
             qid, pid, rel = parts[0], parts[1], str(min_relevance)
+        elif len(parts) == 3 and beir:
+            qid, pid, rel = parts
         elif len(parts) == 4:
             qid, _, pid, rel = parts
         else:
             raise DataFormatError(
-                path, f"line {lineno}", "qrels", f"2 fields (qid, pid) or 4 (qid, 0, pid, relevance); found {len(parts)}"
+                path, f"line {lineno}", "qrels", ("3 fields (query-id, corpus-id, score)" if beir else "2 fields (qid, pid)")
+                + f" or 4 (qid, 0, pid, relevance); found {len(parts)}"
             )
         try:
             relevance = int(float(rel))
