@@ -27,3 +27,15 @@ def test_single_law_draws_seed_error_bars():
     bars = [c for c in ax.containers if c.__class__.__name__ == "ErrorbarContainer"]
     assert len(bars) == 1 and len(bars[0].lines[0].get_xdata()) == 6  # one bar per distinct N
     assert "mean and range over seeds" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_log_loss_axes_read_as_plain_numbers():
+    """A loss axis spanning less than a decade is labelled 3, 4, 5, not 3x10^0."""
+    n = np.geomspace(1e4, 3e5, 6)
+    study = laws.fit_for_study("model_size", n, (4e4 / n) ** 0.4 + 2.0, n_resamples=10, seed=0)
+    fig = plot_single_law(study, "N", "plain labels")
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.yaxis.get_ticklabels(minor=True) + ax.yaxis.get_ticklabels() if t.get_text()]
+    assert labels and not any("10^" in t or "times" in t for t in labels), labels
+    assert all(float(t) > 0 for t in labels)

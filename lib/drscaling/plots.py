@@ -30,6 +30,17 @@ def plot_dataset_statistics(lengths: pd.DataFrame, qpp: pd.Series, title: str = 
     return fig
 
 
+def plain_log_labels(ax, axis: str = "y") -> None:
+    """Label a log axis with plain numbers ("3", "4", "0.5") instead of matplotlib's "3x10^0":
+    a loss axis spans less than a decade, so its labels are minor ticks."""
+    from matplotlib.ticker import FuncFormatter
+
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    target.set_major_formatter(plain)
+    target.set_minor_formatter(plain)
+
+
 def save_figure(fig, path) -> None:
     """Save a figure atomically (PNG, 150 dpi)."""
     from .fileio import atomic_path
@@ -122,6 +133,7 @@ def plot_single_law(study, xlabel: str, title: str, ax=None):
                          + ", ".join(f"{100 * e:+.1f}%" for e in errors[:3]))
         ax.plot(grid, h.fit.predict(grid), color="red", ls=":", lw=1, label="fit without held-out point(s)")
     ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="test CLL", title=title)
+    plain_log_labels(ax)
     ax.set_ylim(y.min() / 1.25, y.max() * 1.25)  # the band can explode outside the data; keep the points readable
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -154,6 +166,7 @@ def plot_joint_law(study, labels: dict, title: str):
     ax.set(xscale="log", yscale="log", xlabel="D (training pairs)", ylabel="test CLL",
            title=f"{title}\nA={p['A']:.3g}, B={p['B']:.3g}, α={p['alpha']:.2f}, β={p['beta']:.2f}, "
                  f"δ={p['delta']:.2f}, R²={fit.r2:.3f} (red circles: held out)")
+    plain_log_labels(ax)
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
@@ -182,6 +195,7 @@ def plot_annotation_laws(points: pd.DataFrame, studies: dict, title: str = ""):
         ax.scatter(frame["n_train"], frame["cll_test"], color=color, zorder=3, label=legend)
     ax.set(xscale="log", yscale="log", xlabel="D (training pairs)", ylabel="test CLL (human test pairs)",
            title=title or "data-size law per annotation method")
+    plain_log_labels(ax)
     y = points["cll_test"].astype(float)
     ax.set_ylim(y.min() / 1.15, y.max() * 1.15)  # a law extrapolated beyond its runs can explode
     ax.legend(fontsize=7)
