@@ -56,6 +56,13 @@ def write_json(path: str | Path, obj: Any) -> None:
     write_text(path, dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
+def save_table(frame, path: str | Path, index: bool = False) -> Path:
+    """Write a pandas table as CSV atomically (the study's tables under outputs/<profile>/)."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=index)
+    return Path(path)
+
+
 def read_json(path: str | Path) -> Any:
     with open(path, encoding="utf-8") as f:
         return json.load(f)
