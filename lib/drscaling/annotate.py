@@ -34,7 +34,9 @@ OPTIONS = {
     "ict": ("keep_sentence_prob",),
     "crop": ("min_ratio", "max_ratio"),
     "keywords": ("k",),
-    "generated": ("model_path", "max_new_tokens", "batch_size"),
+    # model_path "local": the generator trained here (drscaling.query_generator; "generator":
+    # its settings); decoding greedy unless do_sample (then top_k, temperature)
+    "generated": ("model_path", "max_new_tokens", "batch_size", "generator", "do_sample", "top_k", "temperature"),
 }
 REQUIRED = {"noisy_human": ("rate",), "generated": ("model_path",)}
 PAIR_COLUMNS = ["qid", "pid", "query", "method"]
@@ -221,9 +223,11 @@ def noisy_pairs(pairs: pd.DataFrame, passage_ids: Sequence, rate: float, rng) ->
 
 
 def generate_queries(
-    passages: Sequence[str], model_path, max_new_tokens: int = 32, batch_size: int = 8, seed: int = 0
+    passages: Sequence[str], model_path, max_new_tokens: int = 32, batch_size: int = 8, seed: int = 0,
+    do_sample: bool = False, top_k: int = 0, temperature: float = 1.0,
 ) -> list[str]:
-    """One query per passage from a local transformers model (greedy decoding, deterministic).
+    """One query per passage from a local transformers model: greedy decoding, or sampling
+    (``do_sample``, with ``top_k`` and ``temperature``) seeded by ``seed``.
 
     Seq2seq models (``config.is_encoder_decoder``) read the passage; causal models read
     ``"Passage: {p}\\nQuery:"`` and only the new tokens are kept.
@@ -259,9 +263,9 @@ def generate_queries(
         enc = tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=max_len)
         enc.pop("token_type_ids", None)
         with torch.no_grad():
-            gen = model.generate(
-                **enc, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, pad_token_id=pad_id
-            )
+            sampling = {"do_sample": True, "top_k": int(top_k), "temperature": float(temperature)} if do_sample \
+                else {"do_sample": False}
+            gen = model.generate(**enc, max_new_tokens=max_new_tokens, num_beams=1, pad_token_id=pad_id, **sampling)
         if not seq2seq:
             gen = gen[:, enc["input_ids"].shape[1]:]
         out.extend(s.strip() for s in tok.batch_decode(gen, skip_special_tokens=True))
@@ -328,8 +332,10 @@ def annotate(data, method: str, n_pairs: int, seed: int, **options) -> pd.DataFr
             idf = idf_table(corpus["text"])
         made = [keywords(p, idf, rng=rng, **opts) for p in passages]
     else:  # generated
+        from .query_generator import resolve_model_path
+
         opts = dict(options)
-        model_path = opts.pop("model_path", None)
+        model_path = resolve_model_path(data, opts.pop("model_path", None), opts.pop("generator", None))
         made = [(q, p) for q, p in zip(generate_queries(passages, model_path, seed=seed, **opts), passages)]
     return pd.DataFrame(
         {
@@ -380,9 +386,12 @@ def model_available(method: str, options: dict) -> tuple[bool, str]:
     if method != "generated":
         return True, ""
     path = options.get("model_path")
-    hint = f"(e.g. {SUGGESTED_GENERATOR}: a hub id, or its folder saved with save_pretrained; set model_path)"
+    hint = (f"(e.g. {SUGGESTED_GENERATOR}: a hub id, or its folder saved with save_pretrained; or 'local' for "
+            f"a generator trained here; set model_path)")
     if path is None:
         return False, f"the 'generated' method is skipped: no model_path {hint}"
+    if path == "local":  # trained here on the training pairs (drscaling.query_generator)
+        return True, ""
     if Path(path).exists():
         return True, ""
     if _looks_like_hub_id(str(path)):

@@ -1,0 +1,278 @@
+"""A query generator trained here: docT5query's recipe without a hub (issue 15).
+
+A small T5 is built from scratch with the prepared WordPiece vocabulary and trained to write the
+question from its passage on the training split's (passage, question) pairs only, never
+validation or test. It is seeded, checkpointed every ``eval_every`` steps (a rerun after an
+interruption resumes there) and cached under ``data/processed/<dataset>/generators/<key>/``,
+with a key over the prepared data and every setting: every run and every rerun reuses it. The
+trained model is a plain transformers folder (``model/``, saved with ``save_pretrained`` with
+its tokenizer), so the ``generated`` annotation method reads it like any local generator.
+
+Its quality (:func:`generator_quality`): validation loss, ROUGE-L of greedy queries against the
+human questions of validation passages (``rouge-score``), and the share of generated queries
+that are a verbatim span of their passage (a generator that copies teaches little).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .fileio import atomic_path, read_json, sha256_json, write_json
+
+GENERATOR_VERSION = 1  # part of the cache key: a change to the training code makes a new model
+LOCAL = "local"  # the ``model_path`` of the generated method that means "the generator trained here"
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    d_model: int = 128
+    layers: int = 2  # encoder and decoder each
+    heads: int = 4
+    d_ff: int = 512
+    dropout: float = 0.1
+    max_passage_length: int = 128
+    max_query_length: int = 32
+    batch_size: int = 32
+    steps: int = 3000
+    learning_rate: float = 1e-3
+    warmup_steps: int = 100
+    eval_every: int = 500  # validation loss and a checkpoint
+    eval_pairs: int = 500
+    seed: int = 0
+    threads: int = 1
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name not in ("seed", "dropout") and not value > 0:
+                raise ValueError(f"generator.{f.name}: expected a positive number, got {value!r}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"generator.dropout: expected a rate in [0, 1), got {self.dropout!r}")
+
+
+# ---------------------------------------------------------------- the pairs it learns from
+
+def split_pairs(data, split: str) -> pd.DataFrame:
+    """(pid, passage, question) of one split's qrels."""
+    pairs = data.qrels(split)
+    text = dict(zip(data.corpus["pid"], data.corpus["text"]))
+    queries = data.all_queries
+    question = dict(zip(queries["qid"], queries["text"]))
+    return pd.DataFrame({"pid": pairs["pid"].to_numpy(), "passage": [text[p] for p in pairs["pid"]],
+                         "question": [question[q] for q in pairs["qid"]]})
+
+
+def training_pairs(data) -> pd.DataFrame:
+    """The pairs the generator is trained on: the training split's only."""
+    return split_pairs(data, "train")
+
+
+# ---------------------------------------------------------------- model and training
+
+def build_model(tokenizer, cfg: GeneratorConfig):
+    """A T5 of ``cfg``'s shape over the tokenizer's vocabulary, randomly initialised (seeded)."""
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(cfg.seed)
+    config = T5Config(
+        vocab_size=len(tokenizer), d_model=cfg.d_model, d_kv=cfg.d_model // cfg.heads, d_ff=cfg.d_ff,
+        num_layers=cfg.layers, num_decoder_layers=cfg.layers, num_heads=cfg.heads,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.sep_token_id,
+        decoder_start_token_id=tokenizer.pad_token_id, dropout_rate=cfg.dropout,
+    )
+    return T5ForConditionalGeneration(config)
+
+
+def _encode(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
+    return tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+
+
+def _pad(rows: list[list[int]], value: int):
+    import torch
+
+    width = max(len(r) for r in rows)
+    return torch.tensor([r + [value] * (width - len(r)) for r in rows], dtype=torch.long)
+
+
+def _batch(sources, targets, rows, pad_id):
+    src = _pad([sources[i] for i in rows], pad_id)
+    labels = _pad([targets[i] for i in rows], -100)  # padding is not predicted
+    return src, (src != pad_id).long(), labels
+
+
+def sequence_loss(model, sources, targets, pad_id: int, batch_size: int = 64) -> float:
+    """Mean token cross-entropy of ``targets`` given ``sources`` (token id lists)."""
+    import torch
+
+    was = model.training
+    model.eval()
+    total, tokens = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(sources), batch_size):
+            rows = range(start, min(start + batch_size, len(sources)))
+            src, mask, labels = _batch(sources, targets, rows, pad_id)
+            out = model(input_ids=src, attention_mask=mask, labels=labels)
+            n = int((labels != -100).sum())
+            total, tokens = total + float(out.loss) * n, tokens + n
+    model.train(was)
+    return total / max(tokens, 1)
+
+
+def train_seq2seq(model, tokenizer, sources: list[str], targets: list[str], cfg: GeneratorConfig,
+                  directory: Path | None = None, validation: tuple[list[str], list[str]] | None = None,
+                  progress: bool = True) -> dict:
+    """Train ``model`` on source -> target texts for ``cfg.steps`` steps (AdamW, linear warmup
+    and decay; each pass a new seeded order). With ``directory``, a checkpoint every
+    ``cfg.eval_every`` steps (``state.pt``), from which a rerun resumes. Returns the losses."""
+    import torch
+    from tqdm.auto import tqdm
+
+    torch.set_num_threads(cfg.threads)
+    pad_id = tokenizer.pad_token_id
+    src_ids = _encode(tokenizer, sources, cfg.max_passage_length)
+    tgt_ids = _encode(tokenizer, targets, cfg.max_query_length)
+    val = None
+    if validation is not None:
+        val = (_encode(tokenizer, validation[0], cfg.max_passage_length),
+               _encode(tokenizer, validation[1], cfg.max_query_length))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.01)
+    state_path = None if directory is None else Path(directory) / "state.pt"
+    step, log = 0, []
+    if state_path is not None and state_path.is_file():
+        saved = torch.load(state_path, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        step, log = saved["step"], saved["log"]
+    per_pass = max(1, len(src_ids) // cfg.batch_size)
+    model.train()
+    bar = tqdm(total=cfg.steps, initial=step, desc="train query generator", disable=not progress, mininterval=2)
+    running, seen = 0.0, 0
+    while step < cfg.steps:
+        epoch, offset = divmod(step, per_pass)
+        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(src_ids))
+        rows = order[offset * cfg.batch_size:(offset + 1) * cfg.batch_size]
+        torch.manual_seed(cfg.seed * 1_000_003 + step)  # dropout: a function of (seed, step)
+        src, mask, labels = _batch(src_ids, tgt_ids, rows, pad_id)
+        warm = (step + 1) / cfg.warmup_steps
+        decay = max(0.0, (cfg.steps - step) / max(1, cfg.steps - cfg.warmup_steps))
+        lr = cfg.learning_rate * min(warm, decay)  # linear warmup, then linear decay to 0
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        loss = model(input_ids=src, attention_mask=mask, labels=labels).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        running, seen = running + loss.item(), seen + 1
+        bar.update(1)
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            record = {"step": step, "train_loss": running / seen}
+            if val is not None:
+                record["validation_loss"] = sequence_loss(model, val[0], val[1], pad_id)
+            log.append(record)
+            running, seen = 0.0, 0
+            bar.set_postfix({k: round(v, 3) for k, v in record.items() if k != "step"})
+            if state_path is not None:
+                with atomic_path(state_path) as tmp:
+                    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                                "log": log}, tmp)
+    bar.close()
+    return {"steps": step, "log": log, "train_loss": log[-1]["train_loss"] if log else math.nan,
+            "validation_loss": log[-1].get("validation_loss") if log else None}
+
+
+# ---------------------------------------------------------------- the cached generator of a dataset
+
+def generator_key(data, cfg: GeneratorConfig) -> str:
+    return sha256_json({"version": GENERATOR_VERSION, "data_key": data.manifest["key"], "config": dataclasses.asdict(cfg)})
+
+
+def generator_dir(data, cfg: GeneratorConfig) -> Path:
+    return Path(data.dir) / "generators" / generator_key(data, cfg)[:16]
+
+
+def local_generator(data, cfg: GeneratorConfig | None = None, progress: bool = True) -> Path:
+    """The folder of the generator trained on ``data``'s training pairs with ``cfg`` (its
+    ``model/`` is a transformers model with its tokenizer): trained here the first time, then
+    reused; an interrupted training resumes from its last checkpoint."""
+    cfg = cfg or GeneratorConfig()
+    out = generator_dir(data, cfg)
+    if (out / "result.json").is_file():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    tokenizer = data.tokenizer()
+    model = build_model(tokenizer, cfg)
+    train = training_pairs(data)
+    val = split_pairs(data, "validation").head(cfg.eval_pairs)
+    result = train_seq2seq(model, tokenizer, train["passage"].tolist(), train["question"].tolist(), cfg, out,
+                           (val["passage"].tolist(), val["question"].tolist()), progress=progress)
+    staging = out / "model.partial"
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    if (out / "model").exists():
+        import shutil
+
+        shutil.rmtree(out / "model")
+    staging.rename(out / "model")
+    write_json(out / "result.json", {
+        "key": generator_key(data, cfg), "config": dataclasses.asdict(cfg), "train_pairs": len(train),
+        "validation_pairs": len(val), "seconds": round(time.time() - started, 1), **result,
+    })
+    (out / "state.pt").unlink(missing_ok=True)  # the finished model replaces the checkpoint
+    return out
+
+
+def resolve_model_path(data, model_path: str, generator: dict | None = None) -> str:
+    """``model_path`` of the generated method: :data:`LOCAL` means the generator trained here
+    (with ``generator`` settings over GeneratorConfig's), anything else is returned unchanged."""
+    if model_path != LOCAL:
+        return model_path
+    return str(local_generator(data, GeneratorConfig(**(generator or {}))) / "model")
+
+
+# ---------------------------------------------------------------- quality
+
+def is_copy(query: str, passage: str) -> bool:
+    """Whether the query is a verbatim span of its passage (case and spacing aside)."""
+    def norm(text: str) -> str:
+        return " ".join(text.lower().split())
+
+    q = norm(query)
+    return bool(q) and q in norm(passage)
+
+
+def generator_quality(data, folder: Path, n: int = 200, seed: int = 0, **decoding) -> dict:
+    """Validation loss (from training), ROUGE-L F1 of generated queries against the human
+    question for ``n`` validation passages, the copy rate, and examples."""
+    from rouge_score import rouge_scorer
+
+    from .annotate import generate_queries
+
+    folder = Path(folder)
+    trained = read_json(folder / "result.json")
+    val = split_pairs(data, "validation").drop_duplicates("pid").head(n)
+    generated = generate_queries(val["passage"].tolist(), str(folder / "model"), seed=seed, **decoding)
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+    rouge = [scorer.score(h, g)["rougeL"].fmeasure for h, g in zip(val["question"], generated)]
+    copies = [is_copy(g, p) for g, p in zip(generated, val["passage"])]
+    return {
+        "validation_loss": trained.get("validation_loss"), "rouge_l": float(np.mean(rouge)),
+        "copy_rate": float(np.mean(copies)), "n": len(val),
+        "examples": [{"passage": p[:200], "human": h, "generated": g}
+                     for p, h, g in list(zip(val["passage"], val["question"], generated))[:10]],
+    }
+
+
+__all__ = ["GeneratorConfig", "LOCAL", "training_pairs", "split_pairs", "build_model", "train_seq2seq",
+           "sequence_loss", "local_generator", "generator_dir", "generator_key", "resolve_model_path",
+           "generator_quality", "is_copy"]
