@@ -93,11 +93,9 @@ def data_sources(profile) -> list[dict]:
     if cfg.source == "squad":
         names = {k: cfg.files[k] for k in ("train", "test") if k in cfg.files}
     else:
-        from .datasets import beir, msmarco, t2ranking
+        from .datasets.processed import source_file_names
 
-        defaults = {"msmarco": msmarco.DEFAULT_FILES, "t2ranking": t2ranking.DEFAULT_FILES,
-                    "beir": beir.DEFAULT_FILES}.get(cfg.source, {})
-        names = {**defaults, **cfg.files}
+        names = source_file_names(cfg)
     looked = ", ".join(map(str, dirs))
     return [{"file": name, "path": find_file(name, dirs), "note": f"looked in {looked}"} for name in names.values()]
 

@@ -46,6 +46,16 @@ def derived_seeds(seed: int) -> dict[str, int]:
 
 # ---------------------------------------------------------------- sources
 
+def source_file_names(cfg: DataConfig) -> dict[str, str]:
+    """The file names a msmarco, t2ranking or beir source reads: its official names, with the
+    profile's data.files over them."""
+    from . import beir, msmarco, t2ranking
+
+    defaults = {"msmarco": msmarco.DEFAULT_FILES, "t2ranking": t2ranking.DEFAULT_FILES,
+                "beir": beir.DEFAULT_FILES}[cfg.source]
+    return {**defaults, **cfg.files}
+
+
 def source_files(cfg: DataConfig) -> dict[str, Path]:
     """The local source files, found (or, for SQuAD, downloaded) but not yet read."""
     dirs = [paths.resolve(d) for d in cfg.search_dirs]
@@ -59,11 +69,7 @@ def source_files(cfg: DataConfig) -> dict[str, Path]:
         }
     if cfg.route == "ir_datasets":
         return {}
-    from . import beir, msmarco, t2ranking
-
-    defaults = {"msmarco": msmarco.DEFAULT_FILES, "t2ranking": t2ranking.DEFAULT_FILES,
-                "beir": beir.DEFAULT_FILES}[cfg.source]
-    names = {**defaults, **cfg.files}
+    names = source_file_names(cfg)
     found: dict[str, Path] = {}
     for key, name in names.items():
         f = find_file(name, dirs)
