@@ -160,7 +160,7 @@ def plan_report(profile) -> dict:
             name = model["pretrained"]
             if name not in shapes:
                 shapes[name] = checkpoint_shape(name)
-                checkpoints[name] = local_config(name) is not None
+                checkpoints[name] = shapes[name][1] == "config.json"  # read from this machine: at hand
             shape, _ = shapes[name]
             n = None if shape is None else nonembedding_params(*shape)
         else:
