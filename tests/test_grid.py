@@ -587,3 +587,5 @@ def test_a_later_training_setting_at_its_default_keeps_run_ids():
     assert spec(training={**base.training, "eval_bf16": False}).run_id == base.run_id
     assert "eval_bf16" not in spec(training={**base.training, "eval_bf16": False}).training
     assert spec(training={**base.training, "eval_bf16": True}).run_id != base.run_id
+    assert spec(training={**base.training, "dropout": None}).run_id == base.run_id
+    assert spec(training={**base.training, "dropout": 0.3}).run_id != base.run_id

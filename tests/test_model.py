@@ -88,6 +88,26 @@ def test_dropout_module_matches_its_mask_and_is_identity_in_eval():
     assert layer.eval()(x) is x and Dropout(0.0).train()(x) is x
 
 
+def test_set_dropout_reaches_every_layer_and_the_saved_config(tmp_path):
+    from drscaling.config import ConfigError, TrainingConfig
+    from drscaling.model import set_dropout
+
+    model = DualEncoder.from_shape(2, 16, vocab_size=50, projection_dim=8, seed=0).train()
+    ids = torch.randint(5, 50, (4, 9))
+    mask = torch.ones_like(ids)
+    assert not torch.equal(model(ids, mask), model(ids, mask))  # BERT's own 0.1
+    set_dropout(model, 0.0)
+    assert torch.equal(model(ids, mask), model(ids, mask))  # no layer left dropping (attention included)
+    set_dropout(model, 0.3)
+    ps = {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)}
+    assert ps == {0.3}
+    model.save(tmp_path)
+    config = DualEncoder.load(tmp_path).backbone.config
+    assert config.hidden_dropout_prob == config.attention_probs_dropout_prob == 0.3
+    with pytest.raises(ConfigError, match="training.dropout"):
+        TrainingConfig(dropout=1.0)
+
+
 def test_attention_matches_the_reference_with_and_without_dropout():
     """Our attention function against transformers' eager attention (no dropout) and against
     the same maths written out with the mask the function draws (with dropout)."""

@@ -84,6 +84,21 @@ def use_fast_dropout(backbone: nn.Module) -> nn.Module:
     return backbone
 
 
+def set_dropout(model: nn.Module, p: float) -> nn.Module:
+    """Every dropout layer of ``model`` (hidden and attention: BERT's attention reads its
+    layer's ``p``) set to ``p``, and the backbone's config with it, so a saved checkpoint says
+    what it was trained with. In place."""
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = p
+    config = getattr(getattr(model, "backbone", model), "config", None)
+    if config is not None:
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+            if hasattr(config, name):
+                setattr(config, name, p)
+    return model
+
+
 def bert_config(layers: int, hidden: int, vocab_size: int, max_positions: int = 512):
     """A BERT shape as in the BERT miniatures: heads = hidden / 64 (at least 2),
     feed-forward 4 x hidden."""

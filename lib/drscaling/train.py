@@ -27,7 +27,7 @@ from . import paths
 from .cll import cll_from_draws
 from .config import TrainingConfig
 from .fileio import atomic_path, dumps, write_json
-from .model import CHECKPOINT_CONFIG, DualEncoder, count_nonembedding_params, count_params_as_paper_code
+from .model import CHECKPOINT_CONFIG, DualEncoder, count_nonembedding_params, count_params_as_paper_code, set_dropout
 
 BUCKET_CHUNKS = 50  # batches per length-sorted chunk
 
@@ -399,6 +399,8 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
     check = periodic_evaluator(data, select_split, corpus_row, query_tokens, query_row, passage_tokens, cfg, spec.seed)
 
     model = build_model(spec.model, len(tokenizer), cfg, spec.seed, run_dir.parent).to(device)
+    if cfg.dropout is not None:
+        set_dropout(model, cfg.dropout)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     optimizer = torch.optim.AdamW(
