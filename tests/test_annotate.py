@@ -89,6 +89,21 @@ def test_keywords_are_top_tfidf_terms():
     assert set(q.split()) <= set(an.terms("date banana"))
 
 
+def test_keywords_sublinear_tf_and_stop_words():
+    corpus = ["apple banana cherry", "banana cherry date", "cherry date elder", "cherry fig"]
+    idf = an.idf_table(corpus)  # apple: log(5/2) + 1 = 1.916, cherry: 1.0
+    # raw count: cherry 2 x 1.0 = 2.0 beats apple 1.916; sublinear: (1 + log 2) x 1.0 = 1.693 loses
+    assert an.keywords("apple cherry cherry", idf, k=1)[0] == "cherry"
+    assert an.keywords("apple cherry cherry", idf, k=1, sublinear_tf=True)[0] == "apple"
+    # words unseen in the idf table count as the rarest: without a stop list, her and she win
+    passage = "She said her line was hers, her words, her cherry"
+    assert an.keywords(passage, idf, k=2)[0] == "her she"
+    kept = an.keyword_terms(passage, idf, k=10, stop_words="en")
+    assert not {"she", "her", "was"} & set(kept) and {"line", "cherry", "words"} <= set(kept)
+    with pytest.raises(ValueError, match="stop_words"):
+        an.keyword_terms(passage, idf, stop_words="klingon")
+
+
 # ---------------------------------------------------------------- noise
 
 def _pairs(n=100):
@@ -318,6 +333,9 @@ def test_method_labels():
     assert an.method_label("generated", {"model_path": "castorini/doc2query-t5-base-msmarco"}) == \
         "generated-doc2query-t5-base-msmarco"
     assert an.method_label("generated", {"model_path": "/models/my gen/"}) == "generated-my_gen"
+    assert an.method_label("keywords", {"k": 5}) == "keywords"
+    assert an.method_label("keywords", {"stop_words": "en", "sublinear_tf": True}) == "keywords-stop-sublinear"
+    assert an.method_label("keywords", {"sublinear_tf": True}) == "keywords-sublinear"
 
 
 class StoredData(FakeData):

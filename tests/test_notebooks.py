@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import subprocess
 
@@ -8,6 +9,7 @@ import yaml
 
 from drscaling import paths
 from drscaling.config import ConfigError, load_profile
+from drscaling.datasets import ProcessedData
 from drscaling.notebooks import declared_parameters, notebook_parameters, run_notebook
 
 NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("*.ipynb"))
@@ -123,7 +125,7 @@ def test_notebooks_01_to_06_on_smoke(shared_squad, tmp_path):
     # and fits one data-size law per method
     run_notebook("04_annotation_quality", "smoke")
     study = json.loads((profile.outputs_dir / "annotation.json").read_text())
-    labels = ["human", "ict", "crop", "keywords", "noisy_human-0.5"]
+    labels = ["human", "ict", "generated-local", "keywords-stop-sublinear", "noisy_human-0.5"]
     assert [m["label"] for m in study["methods"]] == labels and study["skipped"] == {} and study["n_train"] == [50, 100, 200, 280]
     assert len(study["runs"]) == 20 and set(study["runs"].values()) == {"ok"}
     assert list(study["pretraining_runs"]) == list(pretraining.loc[pretraining["model"] == "L1-H32", "run_id"])
@@ -138,6 +140,10 @@ def test_notebooks_01_to_06_on_smoke(shared_squad, tmp_path):
     assert (runs.loc[runs["annotation"] == "ict", "train_passages"] == runs.loc[runs["annotation"] == "ict", "n_train"]).all()
     assert len(study["exchange_rates"]) == 4 * 4 and {r["method"] for r in study["exchange_rates"]} == set(labels[1:])
     assert [r["noise_rate"] for r in study["noise_trend"]] == [0.0, 0.5]
+    generator = study["generators"]["generated-local"]  # its quality, measured on validation passages
+    assert generator["train_pairs"] == len(ProcessedData(profile.processed_dir).qrels("train"))
+    assert math.isfinite(generator["validation_loss"]) and 0 <= generator["rouge_l"] <= 1
+    assert 0 <= generator["copy_rate"] <= 1 and len(generator["examples"]) == min(10, generator["n"]) > 0
     for name in ("annotation_laws", "annotation_noise"):
         assert (profile.outputs_dir / "figures" / f"{name}.png").is_file()
     stored = sorted(p.name.split("-D")[0] for p in (profile.processed_dir / "annotations").glob("*.parquet"))

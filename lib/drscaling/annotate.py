@@ -6,7 +6,8 @@ Every method makes one query per passage and is seeded, so a run is reproducible
 - ``noisy_human``: the same, with a fraction ``rate`` of positives replaced by random passages;
 - ``ict``: inverse cloze task (a sentence of the passage is the query);
 - ``crop``: two independent random spans of the passage (Contriever-style cropping);
-- ``keywords``: the passage's k highest TF-IDF terms;
+- ``keywords``: the passage's k highest TF-IDF terms (optionally without stop words and with
+  sublinear tf);
 - ``generated``: queries written by a local text-generation model (e.g. docT5query).
 
 ``rng`` arguments take a ``numpy.random.Generator`` or an int seed.
@@ -33,7 +34,7 @@ OPTIONS = {
     "noisy_human": ("rate",),
     "ict": ("keep_sentence_prob",),
     "crop": ("min_ratio", "max_ratio"),
-    "keywords": ("k",),
+    "keywords": ("k", "stop_words", "sublinear_tf"),
     # model_path "local": the generator trained here (drscaling.query_generator; "generator":
     # its settings); decoding greedy unless do_sample (then top_k, temperature)
     "generated": ("model_path", "max_new_tokens", "batch_size", "generator", "do_sample", "top_k", "temperature"),
@@ -174,23 +175,49 @@ def idf_table(texts: Iterable[str]) -> dict[str, float]:
     return {w: math.log((1 + n) / (1 + c)) + 1.0 for w, c in df.items()}
 
 
-def keyword_terms(passage: str, idf: dict, k: int = 5) -> list[str]:
-    """The passage's ``k`` highest terms by tf * idf (raw term count); ties go to the term seen
-    first in the passage. A term missing from ``idf`` counts as the rarest one in it."""
-    toks = terms(passage)
+# Stop-word lists for keywords: bm25s's (the library BM25 uses here). "en" is its longer English
+# list (179 words, pronouns such as "her" and "she" included), "zh" its Chinese one.
+KEYWORD_STOP_WORDS = {"en": "STOPWORDS_EN_PLUS", "zh": "STOPWORDS_CHINESE"}
+
+
+def stop_word_set(name: str | None) -> frozenset[str]:
+    if name is None:
+        return frozenset()
+    if name not in KEYWORD_STOP_WORDS:
+        raise ValueError(f"keywords stop_words: expected one of {', '.join(KEYWORD_STOP_WORDS)} or null, got {name!r}")
+    import bm25s.stopwords
+
+    return frozenset(getattr(bm25s.stopwords, KEYWORD_STOP_WORDS[name]))
+
+
+def keyword_terms(passage: str, idf: dict, k: int = 5, stop_words: str | None = None,
+                  sublinear_tf: bool = False) -> list[str]:
+    """The passage's ``k`` highest terms by tf * idf; ties go to the term seen first in the
+    passage. A term missing from ``idf`` counts as the rarest one in it.
+
+    The defaults are the original baseline (raw term count, no stop words), which can pick
+    function words ("her she line"). ``stop_words`` ("en", "zh") leaves that list's words out;
+    ``sublinear_tf`` weighs a term by ``1 + log(tf)`` instead of its count, so a repeated common
+    word does not outrank a rare one."""
+    stop = stop_word_set(stop_words)
+    toks = [w for w in terms(passage) if w not in stop]
     tf = Counter(toks)
     first: dict[str, int] = {}
     for i, w in enumerate(toks):
         first.setdefault(w, i)
     unseen = max(idf.values(), default=1.0)
-    ranked = sorted(tf, key=lambda w: (-tf[w] * idf.get(w, unseen), first[w]))
-    return ranked[:k]
+
+    def weight(w: str) -> float:
+        return (1.0 + math.log(tf[w]) if sublinear_tf else tf[w]) * idf.get(w, unseen)
+
+    return sorted(tf, key=lambda w: (-weight(w), first[w]))[:k]
 
 
-def keywords(passage: str, idf: dict, k: int = 5, rng=None) -> tuple[str, str]:
+def keywords(passage: str, idf: dict, k: int = 5, rng=None, stop_words: str | None = None,
+             sublinear_tf: bool = False) -> tuple[str, str]:
     """(the k most distinctive terms joined by spaces, the passage). Deterministic; ``rng`` is
     accepted for a uniform interface and unused."""
-    return " ".join(keyword_terms(passage, idf, k)), passage
+    return " ".join(keyword_terms(passage, idf, k, stop_words, sublinear_tf)), passage
 
 
 def noisy_pairs(pairs: pd.DataFrame, passage_ids: Sequence, rate: float, rng) -> pd.DataFrame:
@@ -224,7 +251,7 @@ def noisy_pairs(pairs: pd.DataFrame, passage_ids: Sequence, rate: float, rng) ->
 
 def generate_queries(
     passages: Sequence[str], model_path, max_new_tokens: int = 32, batch_size: int = 8, seed: int = 0,
-    do_sample: bool = False, top_k: int = 0, temperature: float = 1.0,
+    do_sample: bool = False, top_k: int = 0, temperature: float = 1.0, progress: bool = True,
 ) -> list[str]:
     """One query per passage from a local transformers model: greedy decoding, or sampling
     (``do_sample``, with ``top_k`` and ``temperature``) seeded by ``seed``.
@@ -257,7 +284,10 @@ def generate_queries(
     max_len = min(int(tok.model_max_length or 512), 512)
     pad_id = tok.pad_token_id
     out: list[str] = []
-    for b in range(0, len(passages), batch_size):
+    from tqdm.auto import tqdm
+
+    for b in tqdm(range(0, len(passages), batch_size), desc="generate queries", unit="batch", mininterval=2,
+                  disable=not progress or len(passages) <= 4 * batch_size):
         batch = list(passages[b:b + batch_size])
         texts = batch if seq2seq else [f"Passage: {p}\nQuery:" for p in batch]
         enc = tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=max_len)
@@ -370,10 +400,15 @@ def check_method(method: str, options: dict, where: str = "annotation") -> None:
 
 def method_label(method: str, options: dict | None = None) -> str:
     """A short readable name: the method, and for ``noisy_human`` its rate (``noisy_human-0.3``),
-    for ``generated`` its model's last path component. Other options do not show in the label
+    for ``keywords`` its stop words and sublinear tf when set (``keywords-stop-sublinear``), for
+    ``generated`` its model's last path component. Other options do not show in the label
     (run ids still differ through their digest)."""
     if method == "noisy_human" and options and "rate" in options:
         return f"noisy_human-{float(options['rate']):g}"
+    if method == "keywords" and options and (options.get("stop_words") or options.get("sublinear_tf")):
+        # the fairer baseline (issue 15) beside the original in one study: two labels
+        return "-".join(["keywords"] + (["stop"] if options.get("stop_words") else [])
+                        + (["sublinear"] if options.get("sublinear_tf") else []))
     if method == "generated" and options and options.get("model_path"):
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(options["model_path"]).rstrip("/\\").replace("\\", "/")
                       .rsplit("/", 1)[-1]).strip("._-")

@@ -218,6 +218,7 @@ def local_generator(data, cfg: GeneratorConfig | None = None, progress: bool = T
                            (val["passage"].tolist(), val["question"].tolist()), progress=progress)
     staging = out / "model.partial"
     model.save_pretrained(staging)
+    tokenizer.model_max_length = cfg.max_passage_length  # generation truncates passages as training did
     tokenizer.save_pretrained(staging)
     if (out / "model").exists():
         import shutil
@@ -273,6 +274,23 @@ def generator_quality(data, folder: Path, n: int = 200, seed: int = 0, **decodin
     }
 
 
+def quality_by_method(data, methods: dict, n: int = 200, seed: int = 0) -> dict[str, dict]:
+    """For every method of a study (``{label: (method, options)}``) that writes its queries with
+    the generator trained here (``generated`` with ``model_path: local``): its generator's
+    :func:`generator_quality` (decoded as the method decodes), with the training's size and
+    time. Trains the generator if it is not cached yet."""
+    out = {}
+    for label, (method, options) in methods.items():
+        if method != "generated" or options.get("model_path") != LOCAL:
+            continue
+        folder = local_generator(data, GeneratorConfig(**(options.get("generator") or {})))
+        trained = read_json(folder / "result.json")
+        decoding = {k: options[k] for k in ("max_new_tokens", "do_sample", "top_k", "temperature") if k in options}
+        out[label] = {"folder": str(folder), "train_pairs": trained["train_pairs"], "train_seconds": trained["seconds"],
+                      **generator_quality(data, folder, n=n, seed=seed, **decoding)}
+    return out
+
+
 __all__ = ["GeneratorConfig", "LOCAL", "training_pairs", "split_pairs", "build_model", "train_seq2seq",
            "sequence_loss", "local_generator", "generator_dir", "generator_key", "resolve_model_path",
-           "generator_quality", "is_copy"]
+           "generator_quality", "quality_by_method", "is_copy"]

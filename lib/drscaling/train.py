@@ -511,13 +511,14 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
             with open(tmp, "wb") as f:
                 np.save(f, values)
         result[f"cll_{split}"] = float(values.mean())
-    result.update(ranking_metrics(data, query_emb["test"], passage_emb))
+    result.update(rank_test_queries(data, query_emb["test"], passage_emb))
     result["eval_seconds"] = round(time.time() - eval_started, 1)
     return result
 
 
-def ranking_metrics(data, test_query_emb: dict, passage_emb: torch.Tensor) -> dict:
-    """MRR@10, nDCG@10, Recall@10/100 of the test queries (qid -> embedding) over the whole corpus."""
+def rank_test_queries(data, test_query_emb: dict, passage_emb: torch.Tensor) -> dict:
+    """MRR@10, nDCG@10, Recall@10/100 of the test queries (qid -> embedding) over the whole corpus
+    (exact search, then :func:`drscaling.ranking.ranking_metrics`, the one metrics function)."""
     from .ranking import evaluate_ranking
 
     qids = data.queries("test")["qid"].tolist()
