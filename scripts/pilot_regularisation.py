@@ -11,6 +11,7 @@ D, a check every quarter pass) with one variant's overrides:
   wd1     weight decay 0.1
   lr1     learning rate 1e-3
   lr05    learning rate 5e-4
+  lr025   learning rate 2.5e-4
   b32     batch 32 (twice the updates per pass, the same pairs seen)
 
 Runs live in ``outputs/pilots/regularise/runs/<run_id>/`` and are skipped when done; run two
@@ -18,6 +19,8 @@ invocations with different --variants to use both cores. The summary prints ever
 CLL and best check, and per variant the gain in log CLL per doubling of D.
 
     python scripts/pilot_regularisation.py --variants base drop3 --d 5000 20000
+    python scripts/pilot_regularisation.py --variants lr05 --hidden 16 --d 40000 \
+        --init <a cpu run's runs/ict-L1-H16-D18000-s0-...>
     python scripts/pilot_regularisation.py --summary-only
 """
 
@@ -42,6 +45,7 @@ VARIANTS = {
     "wd1": {"weight_decay": 0.1},
     "lr1": {"learning_rate": 1e-3},
     "lr05": {"learning_rate": 5e-4},
+    "lr025": {"learning_rate": 2.5e-4},
     "b32": {"batch_size": 32},
 }
 
@@ -62,16 +66,18 @@ def summary(profile) -> None:
         spec, res = rec["spec"], rec.get("result") or {}
         if spec["annotation"] != "human":
             continue
-        rows.append({"variant": variant_of(spec["training"], profile), "D": spec["n_train"],
+        rows.append({"variant": variant_of(spec["training"], profile), "shape": f"L1-H{spec['model']['hidden']}",
+                     "D": spec["n_train"],
                      "steps": spec["training"]["steps"], "test": res.get("cll_test"),
                      "best": f"{res.get('best_check')}/{res.get('checks')}", "seconds": res.get("train_seconds")})
-    rows.sort(key=lambda r: (list(VARIANTS).index(r["variant"]) if r["variant"] in VARIANTS else 99, r["D"]))
-    print(f"{'variant':8} {'D':>6} {'steps':>5} {'test CLL':>8} {'best check':>10} {'train s':>7}")
+    rows.sort(key=lambda r: (r["shape"], list(VARIANTS).index(r["variant"]) if r["variant"] in VARIANTS else 99, r["D"]))
+    print(f"{'shape':7} {'variant':8} {'D':>6} {'steps':>5} {'test CLL':>8} {'best check':>10} {'train s':>7}")
     for r in rows:
-        print(f"{r['variant']:8} {r['D']:>6} {r['steps']:>5} {r['test']:8.3f} {r['best']:>10} {r['seconds']:7.0f}")
-    print("\ngain in log test CLL per doubling of D (larger is steeper):")
+        print(f"{r['shape']:7} {r['variant']:8} {r['D']:>6} {r['steps']:>5} {r['test']:8.3f} {r['best']:>10} "
+              f"{r['seconds']:7.0f}")
+    print("\nL1-H64: gain in log test CLL per doubling of D (larger is steeper):")
     for name in VARIANTS:
-        curve = {r["D"]: r["test"] for r in rows if r["variant"] == name}
+        curve = {r["D"]: r["test"] for r in rows if r["variant"] == name and r["shape"] == "L1-H64"}
         ds = sorted(curve)
         if len(ds) > 1:
             gains = [(math.log(curve[a]) - math.log(curve[b])) / math.log2(b / a) for a, b in zip(ds, ds[1:])]
@@ -82,6 +88,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--d", nargs="+", type=int, default=[5000, 20000])
+    parser.add_argument("--hidden", type=int, default=64, help="L1-H<hidden> (other than 64: give --init)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="the pretraining run folder to start from (default: the pretraining pilot's L1-H64)")
     parser.add_argument("--summary-only", action="store_true")
     args = parser.parse_args()
     profile = load_profile("cpu")
@@ -89,16 +98,16 @@ def main() -> None:
         from drscaling.datasets import ProcessedData
 
         key = ProcessedData(profile.processed_dir).manifest["key"]
-        pre = make_spec(profile, key, 64, "ict", 18000, options=ICT)
+        init = args.init or PRETRAIN_ROOT / make_spec(profile, key, 64, "ict", 18000, options=ICT).run_id
         ROOT.mkdir(parents=True, exist_ok=True)
-        link = ROOT / pre.run_id  # train.build_model reads the init beside the run
+        link = ROOT / init.name  # train.build_model reads the init beside the run
         if not link.exists():
-            if not (PRETRAIN_ROOT / pre.run_id / "best").is_dir():
-                raise SystemExit(f"{PRETRAIN_ROOT / pre.run_id}: run scripts/pilot_pretraining.py --groups h64 first")
-            link.symlink_to(PRETRAIN_ROOT / pre.run_id, target_is_directory=True)
+            if not (init / "best").is_dir():
+                raise SystemExit(f"{init}: no kept checkpoint (for L1-H64 run scripts/pilot_pretraining.py --groups h64)")
+            link.symlink_to(init.resolve(), target_is_directory=True)
         for name in args.variants:
             for d in args.d:
-                spec = make_spec(profile, key, 64, "human", d, init=pre.run_id, **VARIANTS[name])
+                spec = make_spec(profile, key, args.hidden, "human", d, init=init.name, **VARIANTS[name])
                 done_before = PRETRAIN_ROOT / spec.run_id  # the base runs of the pretraining pilot
                 if not (ROOT / spec.run_id).exists() and (done_before / RESULT_FILE).is_file():
                     (ROOT / spec.run_id).symlink_to(done_before, target_is_directory=True)
