@@ -162,6 +162,15 @@ def test_notebooks_01_to_06_on_smoke(shared_squad, tmp_path):
     for name in ("law_model_size", "law_data_size", "law_joint"):
         assert (profile.outputs_dir / "figures" / f"{name}.png").is_file()
     assert (profile.outputs_dir / "tables" / "laws_vs_paper.csv").is_file()
+    # its prose is written from the smoke runs, not typed for the cpu profile
+    executed = json.loads((profile.outputs_dir / "notebooks" / "05_fit_scaling_laws.ipynb").read_text())
+    text = "".join("".join(value) if isinstance(value, list) else str(value)
+                   for cell in executed["cells"] for out in cell.get("outputs", [])
+                   for value in [*out.get("data", {}).values(), out.get("text", "")])
+    main = results[results["status"].eq("ok") & results["sweeps"].str.contains("model_size|data_size|joint")]
+    for fragment in (f"up to {main['n_train'].max():,} training pairs", f"{main['steps'].min()} to {main['steps'].max()} steps",
+                     "Profile `smoke`", f"R\u00b2 {fits['laws']['data_size']['r2']:.3f}"):
+        assert fragment in text, fragment
 
     # 06 allocates budgets with the paper's and this fit's joint law; each optimum spends the budget
     run_notebook("06_budget_allocation", "smoke")

@@ -1,0 +1,159 @@
+"""Text the notebooks show, written from a profile's own settings and runs (issue 14): no number
+of one profile is typed into a notebook's prose, so the text stays true on every profile.
+
+- :func:`describe_setting`: what a profile's laws rest on (data, models, N, budget, selection),
+  read from its configuration and, where given, from its runs;
+- :func:`setting_table`: two such descriptions side by side (this profile and the paper's);
+- :func:`why_numbers_differ`: the same as prose for notebook 05;
+- :func:`law_takeaways`: what each fitted law says, from its fit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+ASPECTS = ("dataset", "training pairs (largest D)", "models", "N (non-embedding parameters)",
+           "steps per run", "queries per step", "negatives per query", "passage tokens", "learning rate",
+           "checkpoint kept")
+
+
+def _num(x: float) -> str:
+    """A count for prose: 7,784 / 297k / 1.3M."""
+    x = float(x)
+    if x >= 1e6:
+        return f"{x / 1e6:.3g}M"
+    if x >= 1e5:
+        return f"{x / 1e3:.0f}k"
+    return f"{x:,.0f}"
+
+
+def _span(values) -> str:
+    values = sorted({float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))})
+    if not values:
+        return "n/a"
+    return _num(values[0]) if len(values) == 1 else f"{_num(values[0])} to {_num(values[-1])}"
+
+
+def _rates(values) -> str:
+    values = sorted({float(v) for v in values})
+    return " and ".join(f"{v:g}" for v in values) if values else "n/a"
+
+
+def _shapes(profile) -> list[dict]:
+    g = profile.grid
+    shapes = list(g.model_size_shapes) + list(g.joint_shapes)
+    shapes += [s for s in (g.data_size_shape,) if s is not None]
+    return shapes
+
+
+def describe_setting(profile, results: pd.DataFrame | None = None, n_range: tuple[float, float] | None = None) -> dict:
+    """What the profile's laws rest on, one entry per :data:`ASPECTS`. With ``results`` (the
+    rows of its main sweeps, status ok), D, N, steps and learning rates are the runs' own;
+    without, they come from the configuration (N from ``n_range`` if given, else unknown)."""
+    t, shapes = profile.training, _shapes(profile)
+    checkpoints = [s["pretrained"] for s in shapes if "pretrained" in s]
+    pre = profile.grid.pretraining
+    if checkpoints and len(checkpoints) == len(shapes):
+        models = f"{len(set(checkpoints))} pretrained checkpoints, fine-tuned"
+    elif pre:
+        models = (f"BERT shapes built here, pretrained here on {pre['n_train']:,} {pre['method'].upper()} pairs of the "
+                  f"training passages, then fine-tuned")
+    else:
+        models = "BERT shapes trained from scratch"
+    if results is not None and len(results):
+        d_max = int(results["n_train"].max())
+        n = _span(results["n_params"])
+        steps = f"{_span(results['steps'])} steps"
+        rate_col = "training.learning_rate"
+        rates = _rates(results[rate_col]) if rate_col in results else f"{t.learning_rate:g}"
+    else:
+        sizes = list(profile.data.subset_sizes or [])
+        d_max = max(sizes) if sizes else None
+        n = _span(n_range) if n_range else "n/a"
+        steps = f"{t.passes:g} passes over D" if t.passes else f"{_num(t.steps)} steps"
+        rates = _rates([t.learning_rate] + [s["training"]["learning_rate"] for s in shapes
+                                            if "learning_rate" in (s.get("training") or {})])
+    if t.passes and results is not None:
+        steps += f" ({t.passes:g} passes over D)"
+    # (the paper profile selects on validation; the paper itself kept its best test checkpoint)
+    negatives = f"{t.negatives} random passages" + (" and the batch's other positives" if t.in_batch_negatives else "")
+    return {
+        "dataset": profile.dataset,
+        "training pairs (largest D)": "n/a" if d_max is None else f"{d_max:,}",
+        "models": models,
+        "N (non-embedding parameters)": n,
+        "steps per run": steps,
+        "queries per step": str(t.batch_size),
+        "negatives per query": negatives,
+        "passage tokens": str(t.max_passage_length),
+        "learning rate": rates,
+        "checkpoint kept": f"best of the {t.select_on}",
+    }
+
+
+def paper_n_range(reported: dict) -> tuple[float, float]:
+    """The N of the authors' own model-size points (their code counts in 2^20 parameters)."""
+    mi = reported["authors_points"]["n_params_mi"]
+    return min(mi) * 2 ** 20, max(mi) * 2 ** 20
+
+
+def setting_table(ours: dict, reference: dict, names: tuple[str, str] = ("this profile", "paper profile")) -> pd.DataFrame:
+    return pd.DataFrame({names[0]: ours, names[1]: reference}).loc[list(ASPECTS)]
+
+
+def why_numbers_differ(ours: dict, paper: dict, profile_name: str) -> str:
+    """Markdown: why this profile's fitted constants cannot be the paper's, from the two
+    descriptions (:func:`describe_setting`)."""
+    same_data = ours["dataset"] == paper["dataset"]
+    lines = [
+        f"**Data.** `{ours['dataset']}` with up to {ours['training pairs (largest D)']} training pairs, against the "
+        f"paper's `{paper['dataset']}` with up to {paper['training pairs (largest D)']}. "
+        + ("The same corpus: CLL values can be compared directly." if same_data else
+           "CLL values are not comparable across corpora in absolute terms: the negatives come from other pools."),
+        f"**Models.** Here: {ours['models']}, N from {ours['N (non-embedding parameters)']}. The paper: "
+        f"{paper['models']}, N from {paper['N (non-embedding parameters)']}. Where N is small, the 768-d "
+        f"projection is a large share of it.",
+        f"**Budget.** Runs of {ours['steps per run']}, {ours['queries per step']} queries a step, each scored "
+        f"against {ours['negatives per query']}, passages cut at {ours['passage tokens']} tokens, learning rate "
+        f"{ours['learning rate']}. The paper: {paper['steps per run']}, {paper['queries per step']} queries a step "
+        f"against {paper['negatives per query']}, {paper['passage tokens']} passage tokens, learning rate "
+        f"{paper['learning rate']}. A run that stops before its data is learnt, or that memorises a small D, moves "
+        f"its point, and with it β and δ.",
+        f"**Checkpoint.** Profile `{profile_name}` keeps the {ours['checkpoint kept']} checks; the paper kept the "
+        f"checkpoint that was best on its test set.",
+        "**Fitting.** A Huber loss in log space and bootstrap intervals over runs; the paper's fitting procedure "
+        "and its uncertainty are not fully specified, so R² is the closest common ground.",
+    ]
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def law_takeaways(report: dict) -> str:
+    """Markdown: one line per law of notebook 05's report (fits.json ``laws``): its exponent
+    with interval, R², bounds, and how well it predicted the held-out points."""
+    names = {"model_size": ("model size", "alpha", "N"), "data_size": ("data size", "beta", "D"),
+             "joint": ("joint", "alpha", "N")}
+    lines = []
+    for law, (title, exponent, axis) in names.items():
+        rec = report.get(law)
+        if rec is None or "params" not in rec:
+            lines.append(f"**{title}**: {rec['status'] if rec else 'not fitted'}.")
+            continue
+        value = rec["params"][exponent]
+        lo, hi = (rec.get("intervals") or {}).get(exponent, (math.nan, math.nan))
+        bound = rec.get("bounds_hit") or []
+        text = (f"**{title}**: {exponent} = {value:.3g} (95% interval {lo:.3g} to {hi:.3g}), R² {rec['r2']:.3f}"
+                + (f"; on a bound: {', '.join(bound)}" if bound else "; no parameter on a bound"))
+        held = rec.get("holdout")
+        if held and held.get("relative_error"):
+            errors = ", ".join(f"{100 * e:+.1f}%" for e in held["relative_error"])
+            text += f"; fitted without the largest {axis}, it predicts those points {errors} off"
+        pinned = lo > 0 and math.isfinite(hi) and hi / lo <= 3  # within a factor 3
+        if not pinned:
+            text += ". The interval spans more than a factor 3: the runs do not pin this exponent down"
+        lines.append(text + ".")
+    return "\n".join(f"- {line}" for line in lines)
+
+
+__all__ = ["ASPECTS", "describe_setting", "paper_n_range", "setting_table", "why_numbers_differ", "law_takeaways"]
