@@ -178,3 +178,19 @@ def test_compact_embeddings_give_the_same_scores_as_the_projection():
     assert torch.allclose(got, expected, rtol=1e-5, atol=1e-4 * expected.abs().max().item())
     with pytest.raises(ValueError, match="side"):
         model.compact(pooled, "both")
+
+
+def test_parameter_breakdown_and_shape_table():
+    from drscaling.model import parameter_breakdown, shape_table
+
+    model = DualEncoder.from_shape(2, 32, vocab_size=100, projection_dim=768, seed=0)
+    got = parameter_breakdown(model)
+    assert got["layers"] == 2 * layer_params(32)  # by hand, as in the counts test above
+    assert got["projection"] == 32 * 768 + 768
+    assert got["N"] == got["layers"] + got["projection"] == count_nonembedding_params(model)
+    assert got["embedding"] + got["N"] == sum(p.numel() for p in model.parameters())
+    assert got["projection_share"] == pytest.approx(got["projection"] / got["N"])
+    table = shape_table([{"layers": 1, "hidden": 64}, {"layers": 1, "hidden": 8}, {"pretrained": "x"},
+                         {"layers": 1, "hidden": 8, "training": {"learning_rate": 1.0}}], vocab_size=100)
+    assert table["shape"].tolist() == ["L1-H8", "L1-H64"]  # distinct, by N; checkpoints left out
+    assert table["projection_share"].iloc[0] > 0.7  # at H = 8 the projection is most of N

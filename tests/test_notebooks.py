@@ -1,5 +1,6 @@
 import json
 import math
+import re
 import os
 import subprocess
 
@@ -60,6 +61,19 @@ REQUIRED_COLUMNS = ["run_id", "annotation", "model", "layers", "hidden", "n_para
                     "cll_validation", "mrr_at_10", "ndcg_at_10", "recall_at_100", "steps", "train_seconds", "status"]
 
 
+def steps_span(steps) -> str:
+    lo, hi = int(steps.min()), int(steps.max())
+    return f"{lo} steps" if lo == hi else f"{lo} to {hi} steps"
+
+
+def outputs_text(executed) -> str:
+    """Everything an executed notebook shows (text and rich outputs), as one string."""
+    nb = json.loads(executed.read_text())
+    return "".join("".join(value) if isinstance(value, list) else str(value)
+                   for cell in nb["cells"] for out in cell.get("outputs", [])
+                   for value in [*out.get("data", {}).values(), out.get("text", "")])
+
+
 def test_notebooks_01_to_06_on_smoke(shared_squad, tmp_path):
     profile = load_profile("smoke")
     executed = run_notebook("01_prepare_data", "smoke")
@@ -97,6 +111,9 @@ def test_notebooks_01_to_06_on_smoke(shared_squad, tmp_path):
     summary = json.loads((runs / "grid.json").read_text())
     assert summary["counts"] == {"ok": 13} and summary["complete"] is True
     assert make("02_train_grid").stdout.count("run-notebook") == 0  # complete: nothing to do
+    shown = outputs_text(profile.outputs_dir / "notebooks" / "02_train_grid.ipynb")
+    assert "L1-H96" in shown and "projection_share" in shown  # the shapes' parameter table
+    assert re.search(r"human-L1-H32-D800-s0-\w+: loss of this batch", shown)  # the data-size shape, largest D
     run_notebook("03_evaluate", "smoke")
     results = pd.read_csv(profile.outputs_dir / "results.csv")
     assert list(results.columns[: 3]) == ["run_id", "annotation", "model"]
@@ -163,12 +180,9 @@ def test_notebooks_01_to_06_on_smoke(shared_squad, tmp_path):
         assert (profile.outputs_dir / "figures" / f"{name}.png").is_file()
     assert (profile.outputs_dir / "tables" / "laws_vs_paper.csv").is_file()
     # its prose is written from the smoke runs, not typed for the cpu profile
-    executed = json.loads((profile.outputs_dir / "notebooks" / "05_fit_scaling_laws.ipynb").read_text())
-    text = "".join("".join(value) if isinstance(value, list) else str(value)
-                   for cell in executed["cells"] for out in cell.get("outputs", [])
-                   for value in [*out.get("data", {}).values(), out.get("text", "")])
+    text = outputs_text(profile.outputs_dir / "notebooks" / "05_fit_scaling_laws.ipynb")
     main = results[results["status"].eq("ok") & results["sweeps"].str.contains("model_size|data_size|joint")]
-    for fragment in (f"up to {main['n_train'].max():,} training pairs", f"{main['steps'].min()} to {main['steps'].max()} steps",
+    for fragment in (f"up to {main['n_train'].max():,} training pairs", steps_span(main["steps"]),
                      "Profile `smoke`", f"R\u00b2 {fits['laws']['data_size']['r2']:.3f}"):
         assert fragment in text, fragment
 

@@ -255,3 +255,28 @@ def test_cpu_bf16_run(smoke_data, tmp_path, monkeypatch):
     assert a["status"] == "ok" and a["precision"] == "bf16" and fp32["precision"] == "fp32"
     assert a["cll_test"] == b["cll_test"]
     assert a["cll_test"] != fp32["cll_test"] and abs(a["cll_test"] - fp32["cll_test"]) < 0.1
+
+
+@pytest.mark.parametrize("in_batch", [True, False])
+def test_example_batch_shows_the_scores_the_loss_is_made_of(smoke_data, in_batch):
+    """The table's scores, put through a softmax per query by hand, give the loss the trainer
+    computes for that batch."""
+    from drscaling.datasets import ProcessedData
+    from drscaling.model import DualEncoder
+    from drscaling.train import example_batch
+
+    root, _ = smoke_data
+    tokenizer = ProcessedData(root / "processed" / load_profile("smoke").processed_dir.name).tokenizer()
+    model = DualEncoder.from_shape(1, 16, vocab_size=len(tokenizer), projection_dim=8, seed=0)
+    cfg = TrainingConfig(in_batch_negatives=in_batch, max_query_length=16, max_passage_length=32)
+    queries = ["who wrote the song", "when was it built", "where is the river"]
+    positives = ["the song was written by a band", "the bridge was built in 1900", "the river runs north"]
+    negatives = ["a cat sat on a mat", "prices rose last year"]
+    scores, loss = example_batch(model, tokenizer, queries, positives, negatives, cfg)
+    assert scores.shape == (3, (3 if in_batch else 1) + 2)
+    s = scores.to_numpy(np.float64)
+    own = np.arange(3) if in_batch else np.zeros(3, dtype=int)
+    by_hand = np.mean([np.log(np.exp(row).sum()) - row[i] for row, i in zip(s, own)])
+    assert loss == pytest.approx(by_hand, rel=1e-5)
+    assert list(scores.columns[-2:]) == ["negative 1", "negative 2"]
+    assert model.training  # left in the mode it came in (a new module trains)

@@ -216,6 +216,34 @@ def count_nonembedding_params(model: DualEncoder) -> int:
     return sum(p.numel() for p in model.parameters() if id(p) not in embeddings)
 
 
+def parameter_breakdown(model: DualEncoder) -> dict:
+    """Where a dual encoder's parameters are: ``embedding`` (token, position and token-type
+    embeddings and their LayerNorm: not part of N), ``layers`` (the transformer layers),
+    ``projection`` (the H -> 768 linear layer), ``N`` = layers + projection (the paper's
+    non-embedding count, :func:`count_nonembedding_params`) and ``projection_share`` of N."""
+    embedding = sum(p.numel() for p in model.backbone.embeddings.parameters())
+    projection = sum(p.numel() for p in model.projection.parameters())
+    n = count_nonembedding_params(model)
+    return {"embedding": embedding, "layers": n - projection, "projection": projection, "N": n,
+            "projection_share": projection / n}
+
+
+def shape_table(shapes, vocab_size: int, projection_dim: int = 768) -> "pandas.DataFrame":
+    """:func:`parameter_breakdown` of each shape built from scratch (mappings with ``layers``
+    and ``hidden``; pretrained checkpoints are left out), one row per distinct shape, by N."""
+    import pandas as pd
+
+    rows = {}
+    for shape in shapes:
+        if "layers" not in shape or "hidden" not in shape:
+            continue
+        key = (shape["layers"], shape["hidden"])
+        if key not in rows:
+            model = DualEncoder.from_shape(*key, vocab_size=vocab_size, projection_dim=projection_dim, seed=0)
+            rows[key] = {"shape": f"L{key[0]}-H{key[1]}", **parameter_breakdown(model)}
+    return pd.DataFrame(sorted(rows.values(), key=lambda r: r["N"]))
+
+
 def count_params_as_paper_code(model: DualEncoder) -> int:
     """The count as the paper's released code made it: ``sum(p.numel() for n, p in
     named_parameters() if 'embedding' not in n)`` over a BERT that still had its (unused)

@@ -58,6 +58,65 @@ def contrastive_loss(query_emb: torch.Tensor, positive_emb: torch.Tensor, negati
     return F.cross_entropy(scores, target)
 
 
+def run_tokenizer(model_spec: dict, data) -> tuple[object, str]:
+    """(tokenizer, its name) of a run: a pretrained checkpoint's own, else the WordPiece
+    vocabulary notebook 01 trained on the dataset."""
+    if "pretrained" in model_spec:
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(model_spec["pretrained"]), model_spec["pretrained"]
+    return data.tokenizer(), "wordpiece"
+
+
+def example_batch(model: DualEncoder, tokenizer, queries: list[str], positives: list[str], negatives: list[str],
+                  cfg: TrainingConfig) -> tuple["pd.DataFrame", float]:
+    """One training batch made visible: the score of every query (rows) against every
+    candidate it is trained against (columns: the batch's positives, its own on the diagonal,
+    when ``cfg.in_batch_negatives``; then the shared random negatives), and the batch's loss as
+    the trainer computes it (:func:`contrastive_loss`). Texts are cut at the training lengths."""
+    import pandas as pd
+
+    def embed(texts, length):
+        enc = tokenizer(list(texts), truncation=True, max_length=length, padding=True, return_tensors="pt")
+        return model.encode(enc["input_ids"], enc["attention_mask"])
+
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        q = embed(queries, cfg.max_query_length)
+        p = embed(positives, cfg.max_passage_length)
+        n = embed(negatives, cfg.max_passage_length)
+        # distinct ids: positives 0..B-1, negatives B..B+K-1 (no collisions in an example)
+        loss = contrastive_loss(q, p, n, torch.arange(len(p)), torch.arange(len(p), len(p) + len(n)),
+                                in_batch=cfg.in_batch_negatives)
+        if cfg.in_batch_negatives:
+            scores = q @ torch.cat([p, n]).T
+        else:
+            scores = torch.cat([(q * p).sum(-1, keepdim=True), q @ n.T], dim=1)
+    model.train(was_training)
+    columns = ([f"positive {i + 1}" for i in range(len(p))] if cfg.in_batch_negatives else ["own positive"]) + \
+        [f"negative {j + 1}" for j in range(len(n))]
+    return pd.DataFrame(scores.numpy(), columns=columns, index=[f"query {i + 1}" for i in range(len(q))]), float(loss)
+
+
+def example_batch_of_run(run_dir: str | Path, spec, data, n_queries: int = 4, n_negatives: int = 4,
+                         seed: int = 0) -> tuple["pd.DataFrame", float]:
+    """:func:`example_batch` with a finished run's kept checkpoint (``run_dir/best``): the first
+    ``n_queries`` human training pairs against ``n_negatives`` passages drawn (seeded) from the
+    negative pool, cut and scored with the run's settings."""
+    best = Path(run_dir) / "best"
+    if not (best / CHECKPOINT_CONFIG).is_file():
+        raise FileNotFoundError(f"{best}: no kept checkpoint (has the run finished?)")
+    pairs = data.subset(n_queries)
+    question = dict(zip(data.all_queries["qid"], data.all_queries["text"]))
+    text = dict(zip(data.corpus["pid"], data.corpus["text"]))
+    rows = np.random.default_rng(seed).choice(data.negative_pool, n_negatives, replace=False)
+    tokenizer, _ = run_tokenizer(spec.model, data)
+    return example_batch(DualEncoder.load(best), tokenizer, [question[q] for q in pairs["qid"]],
+                         [text[p] for p in pairs["pid"]], data.corpus["text"].iloc[rows].tolist(),
+                         TrainingConfig(**spec.training))
+
+
 # ---------------------------------------------------------------- tokenised text
 
 @dataclass
@@ -366,12 +425,7 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
     device = device_for(cfg)
 
     # tokenised texts (cached per dataset and tokenizer)
-    if "pretrained" in spec.model:
-        from transformers import AutoTokenizer
-
-        tokenizer, tok_name = AutoTokenizer.from_pretrained(spec.model["pretrained"]), spec.model["pretrained"]
-    else:
-        tokenizer, tok_name = data.tokenizer(), "wordpiece"
+    tokenizer, tok_name = run_tokenizer(spec.model, data)
     corpus_row = {p: i for i, p in enumerate(data.corpus["pid"])}
     queries = data.all_queries
     query_row = {q: i for i, q in enumerate(queries["qid"])}
@@ -527,5 +581,5 @@ def rank_test_queries(data, test_query_emb: dict, passage_emb: torch.Tensor) -> 
     return {k: v for k, v in metrics.items() if k != "n_queries"}
 
 
-__all__ = ["contrastive_loss", "train_and_evaluate", "learning_rate", "epoch_batches", "BatchPlan", "Tokens",
+__all__ = ["contrastive_loss", "example_batch", "example_batch_of_run", "run_tokenizer", "train_and_evaluate", "learning_rate", "epoch_batches", "BatchPlan", "Tokens",
            "stacked_batch", "tokenize", "encode", "Evaluator"]
