@@ -31,7 +31,7 @@ DATASET := $(shell sed -n 's/^dataset:[[:space:]]*\([A-Za-z0-9._-]*\).*/\1/p' $(
 INCOMPLETE := $(shell grep -ls '"complete": false' $(OUT)/runs/grid.json $(OUT)/annotation.json 2>/dev/null)
 
 .DELETE_ON_ERROR:
-.PHONY: help venv reproduce plan report bench test test-slow lab clean clean-venv print-dataset FORCE
+.PHONY: help venv reproduce plan report bench sync-notebooks test test-slow lab clean clean-venv print-dataset FORCE
 FORCE:
 
 help: ## list the targets
@@ -95,6 +95,9 @@ report: $(LAST_STAGE) ## regenerate the README results section and reports/<prof
 bench: $(STAMP) $(STAGE_OUTPUT_01_prepare_data) ## training throughput: ours vs sentence-transformers -> outputs/bench/bench.json
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) scripts/bench_train.py --profile $(PROFILE)
+
+sync-notebooks: $(STAMP) ## bring each notebook and its paired script (notebooks/NN_name.py, percent format) in step: the newer wins
+	$(PY) -m jupytext --sync notebooks/*.ipynb
 
 test: $(STAMP) ## run the tests
 	$(PY) -m pytest -q

@@ -27,6 +27,23 @@ def test_committed_without_outputs(path):
     assert "profile" in declared_parameters(path)
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_paired_script_matches_the_notebook(path):
+    """Each notebook's percent-format script (jupytext.toml) holds the same cells: a review of
+    the script's diff is a review of the notebook."""
+    import jupytext
+
+    script = path.with_suffix(".py")
+    assert script.is_file(), f"{script} is missing: run make sync-notebooks"
+    paired = jupytext.read(script)
+    nb = json.loads(path.read_text())
+
+    def cells(cells):
+        return [(c["cell_type"], "".join(c["source"]).strip(), c.get("metadata", {}).get("tags", [])) for c in cells]
+
+    assert cells(paired.cells) == cells(nb["cells"]), f"{path.name} and {script.name} differ: run make sync-notebooks"
+
+
 def test_unknown_notebook_parameter_names_key_and_notebook(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump({"dataset": "x", "notebooks": {"01_prepare_data": {"n_exampels": 2}}}))
