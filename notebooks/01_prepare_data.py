@@ -34,8 +34,10 @@ from drscaling.config import load_profile
 from drscaling.datasets import prepare_dataset
 from drscaling.datasets import statistics as stats
 from drscaling.fileio import save_table
+from drscaling.logs import show_messages
 from drscaling.plots import plot_dataset_statistics, save_figure
 
+show_messages()  # the library's progress messages, shown below the cells
 prof = load_profile(profile)
 print(f"profile {prof.name}: {prof.description}")
 pd.Series(dataclasses.asdict(prof.data), name="data settings").to_frame()

@@ -1,4 +1,5 @@
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -54,10 +55,17 @@ def test_prepare_writes_consistent_splits_and_draws(tmp_path):
     assert m["sources"]["test"]["path"].endswith("dev.json.gz")
 
 
-def test_rerun_is_recognised_as_done(tmp_path, capsys):
+def test_rerun_is_recognised_as_done(tmp_path, caplog, capsys):
+    from drscaling.logs import show_messages
+
     profile = make_profile(tmp_path)
     first = prepare_dataset(profile)
     stamp = (first.dir / "manifest.json").stat().st_mtime_ns
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="drscaling"):
+        prepare_dataset(profile)
+    assert "up to date" in caplog.text  # a log message, not a print
+    show_messages()  # what notebooks and the command line do: the same message on stdout
     capsys.readouterr()
     prepare_dataset(profile)
     assert "up to date" in capsys.readouterr().out

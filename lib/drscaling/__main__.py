@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     plan = sub.add_parser("plan", help="the runs, what they need and an estimate of their GPU time (trains nothing)")
     plan.add_argument("--profile", default="cpu")
     args = parser.parse_args(argv)
+    from .logs import show_messages
+
+    show_messages()  # the library logs; the command line shows it
 
     from .config import ConfigError
 

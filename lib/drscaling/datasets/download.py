@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..fileio import atomic_path
+
+logger = logging.getLogger(__name__)
 
 
 class SourceNotFoundError(FileNotFoundError):
@@ -48,7 +51,7 @@ def find_or_download(name: str, search_dirs: list[Path], download_url: str | Non
             f"Put the file in {download_dir} or name its folder in the profile's data.search_dirs."
         )
     url = f"{download_url.rstrip('/')}/{name}"
-    print(f"{name} not found in {looked}; downloading {url} to {download_dir}")
+    logger.info(f"{name} not found in {looked}; downloading {url} to {download_dir}")
     try:
         return download(url, Path(download_dir) / name)
     except (urllib.error.URLError, OSError, ValueError) as e:

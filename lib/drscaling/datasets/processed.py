@@ -18,6 +18,7 @@ What is written (all atomically: into a temporary folder that replaces the old o
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shutil
 import tempfile
 import time
@@ -34,6 +35,8 @@ from .base import RetrievalDataset, merge
 from .download import find_file, find_or_download
 from .negatives import draw_negatives, negative_pool
 from .splits import hold_out_validation, nested_subset_order, pairs_frame
+
+logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 3  # 2: canonical tokenizer ids (1 numbered them differently from process to process); 3: the same vocabulary in every process
 EVALUATED_SPLITS = ("test", "validation")
@@ -127,9 +130,9 @@ def prepare_dataset(profile: Profile, force: bool = False) -> "ProcessedData":
     if not force and manifest_path.is_file():
         old = read_json(manifest_path)
         if old.get("inputs_key") == key and all((out / f).exists() for f in old.get("files", [])):
-            print(f"{out} is up to date (same sources and settings); nothing to do")
+            logger.info(f"{out} is up to date (same sources and settings); nothing to do")
             return ProcessedData(out)
-        print(f"{out} was prepared from other sources or settings; preparing it again")
+        logger.info(f"{out} was prepared from other sources or settings; preparing it again")
 
     started = time.time()
     dataset = load_source(cfg, files)
@@ -212,7 +215,7 @@ def prepare_dataset(profile: Profile, force: bool = False) -> "ProcessedData":
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    print(f"prepared {out} in {time.time() - started:.0f} s")
+    logger.info(f"prepared {out} in {time.time() - started:.0f} s")
     return ProcessedData(out)
 
 
