@@ -64,23 +64,9 @@ if study:
     n_human = len(data.train_order)
 
     # what each method can do here: a generator model must be at hand; D must fit the data
-    methods, skipped = {}, {}
-    for p in planned_all:
-        if "annotation" not in p.sweeps:  # a pretraining run (grid.pretraining), not a method
-            continue
-        label = p.spec.annotation_label
-        if label in methods or label in skipped:
-            continue
-        ok, why = annotate.model_available(p.spec.annotation, p.spec.annotation_options)
-        cap = n_human if p.spec.annotation in ("human", "noisy_human") else n_passages
-        if ok and max(n_train_values) > cap:
-            ok, why = False, (f"D = {max(n_train_values):,} asked, but one query per passage gives at most {cap:,} "
-                              f"pairs here; lower grid.annotation_n_train")
-        if ok:
-            methods[label] = (p.spec.annotation, p.spec.annotation_options)
-        else:
-            skipped[label] = why
-            print(f"SKIPPED {label}: {why}")
+    methods, skipped = annotation_study.available_methods(planned_all, n_train_values, n_human, n_passages)
+    for label, why in skipped.items():
+        print(f"SKIPPED {label}: {why}")
     # the study's runs, and the pretraining runs they start from (grid.pretraining, if any)
     planned = [p for p in planned_all if "annotation" not in p.sweeps or p.spec.annotation_label in methods]
     print(f"{len(methods)} methods x {len(n_train_values)} sizes D = {n_train_values}: {len(planned)} runs; "

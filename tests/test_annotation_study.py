@@ -84,3 +84,25 @@ def test_law_table_and_noise_trend():
     assert list(trend["method"]) == ["human", "noisy_human-0.2", "noisy_human-0.5"]
     with pytest.raises(KeyError, match="cll_test"):
         st.fit_methods(results.drop(columns="cll_test"))
+
+
+def test_available_methods_skips_what_cannot_run_here(tmp_path):
+    from types import SimpleNamespace
+
+    def run(method, options=None, sweeps=("annotation",)):
+        from drscaling.annotate import method_label
+
+        options = options or {}
+        spec = SimpleNamespace(annotation=method, annotation_options=options,
+                               annotation_label=method_label(method, options))
+        return SimpleNamespace(spec=spec, sweeps=sweeps)
+
+    planned = [run("ict", sweeps=("pretraining",)),  # the pretraining stage: not a method
+               run("human"), run("human"), run("noisy_human", {"rate": 0.5}), run("keywords"),
+               run("generated", {"model_path": str(tmp_path / "no-such-model")})]
+    methods, skipped = st.available_methods(planned, [10, 60], n_human=100, n_passages=50)
+    assert methods == {"human": ("human", {}), "noisy_human-0.5": ("noisy_human", {"rate": 0.5})}
+    assert "one query per passage gives at most 50" in skipped["keywords"]
+    assert list(skipped) == ["keywords", "generated-no-such-model"] and "ict" not in skipped
+    assert st.available_methods(planned, [10, 40], n_human=100, n_passages=50)[0].keys() == \
+        {"human", "noisy_human-0.5", "keywords"}

@@ -24,6 +24,31 @@ from . import laws
 NEEDED_POINTS = 4  # the data-size law has three parameters
 
 
+def available_methods(planned, n_train_values, n_human: int, n_passages: int) -> tuple[dict, dict]:
+    """Which of a profile's annotation methods can run here: ``({label: (method, options)},
+    {label: why not})``, in plan order. A method is skipped when its generator model is not at
+    hand, or when the largest D asks for more pairs than it can make: the human training pairs
+    (``n_human``) for human and noisy_human, one query per training passage (``n_passages``) for
+    the others. ``planned``: the plan's runs (pretraining runs are not methods)."""
+    from .annotate import model_available
+
+    methods, skipped = {}, {}
+    for p in planned:
+        label = p.spec.annotation_label
+        if "annotation" not in p.sweeps or label in methods or label in skipped:
+            continue
+        ok, why = model_available(p.spec.annotation, p.spec.annotation_options)
+        cap = n_human if p.spec.annotation in ("human", "noisy_human") else n_passages
+        if ok and max(n_train_values) > cap:
+            ok, why = False, (f"D = {max(n_train_values):,} asked, but one query per passage gives at most {cap:,} "
+                              f"pairs here; lower grid.annotation_n_train")
+        if ok:
+            methods[label] = (p.spec.annotation, p.spec.annotation_options)
+        else:
+            skipped[label] = why
+    return methods, skipped
+
+
 def fit_methods(results: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> tuple[dict, dict]:
     """Fit the data-size law to each annotation label's runs with status ok.
 
