@@ -26,19 +26,17 @@ corpus_pages = 30e12                  # pages encoded at inference: the main kno
 n_uncertainty_samples = 1000          # bootstrap refits used for the interval on N* and D*
 
 # %%
-import json
 import math
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import display
 
 from drscaling import budget as bud
 from drscaling import laws
 from drscaling.config import load_profile
 from drscaling.fileio import read_json, write_json
-from drscaling.plots import save_figure
+from drscaling.plots import plot_budget_lines, plot_budget_optimum, save_figure
 
 prof = load_profile(profile)
 with_inference = bud.CostModel(annotation_price=annotation_price, gpu_price_per_hour=gpu_price_per_hour,
@@ -55,13 +53,7 @@ pd.DataFrame(with_inference.derivation()).T
 #   the range of its runs, so optima far outside that range are extrapolations.
 
 # %%
-reported = laws.paper_reported()["msmarco"]["joint"]["v1"]
-paper_params = {k: reported.get(k) for k in ("A", "B", "alpha", "beta", "delta")}
-caveat = ""
-if any(v is None for v in paper_params.values()) and reported.get("secondary"):
-    missing = [k for k, v in paper_params.items() if v is None]
-    paper_params.update({k: reported["secondary"][k] for k in missing})
-    caveat = f"{', '.join(missing)} from an unverified secondary source"
+paper_params, caveat = bud.paper_joint_law(laws.paper_reported())
 fits = read_json(prof.outputs_dir / "fits.json")
 if fits.get("missing_runs") and not prof.allow_missing_runs:  # 05 refuses this too; fits.json may be older
     raise RuntimeError(f"{prof.outputs_dir / 'fits.json'} was fitted without {len(fits['missing_runs'])} planned run(s) "
@@ -70,8 +62,10 @@ for m in fits.get("missing_runs", []):
     print(f"MISSING from the fits: {m['run_id']} ({m['status']})")
 joint = fits["laws"].get("joint", {})
 law_params = {}
-if all(v is not None for v in paper_params.values()):
+if paper_params is not None:
     law_params["paper"] = paper_params
+else:
+    print(caveat)
 if "params" in joint:
     law_params["this study"] = joint["params"]
 else:
@@ -88,44 +82,21 @@ pd.DataFrame(law_params).T.assign(note=lambda t: [caveat if k == "paper" else "n
 # %%
 n_grid = np.geomspace(1e4, 1e11, 400)
 figures = prof.outputs_dir / "figures"
+cost_models = {"without inference cost": without_inference, "with inference cost": with_inference}
 for name, params in law_params.items():
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), sharey=True)
-    for ax, (label, cost) in zip(axes, [("without inference cost", without_inference), ("with inference cost", with_inference)]):
-        for i, z in enumerate(budgets):
-            n, d, loss = bud.loss_along_budget(z, params, cost, n_grid)
-            ax.plot(n, loss, color=f"C{i}", label=f"${z:,.0f}")
-            try:
-                opt = bud.optimal_allocation(z, params, cost, n_bounds=(n_grid[0], n_grid[-1]))
-                ax.scatter([opt["n_star"]], [opt["loss"]], color=f"C{i}", marker="*", s=120, zorder=3)
-            except ValueError:
-                pass
-        ax.set(xscale="log", yscale="log", xlabel="N (non-embedding parameters)", title=f"{name}: {label}")
-    axes[0].set_ylabel("predicted test CLL")
-    axes[1].legend(fontsize=8)
-    fig.tight_layout()
+    fig = plot_budget_lines(name, params, cost_models, budgets, n_grid)
     save_figure(fig, figures / f"budget_line_{name.replace(' ', '_')}.png")
+
 
 # %% [markdown]
 # ## The optimum against the budget
 
 # %%
-rows = []
-for name, params in law_params.items():
-    for label, cost in [("without inference", without_inference), ("with inference", with_inference)]:
-        table = bud.allocation_table(budgets, params, cost, n_bounds=(n_grid[0], n_grid[-1]))
-        rows.append(table.assign(law=name, cost_model=label))
-allocations = pd.concat(rows, ignore_index=True)
-fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
-for (name, label), g in allocations.groupby(["law", "cost_model"], sort=False):
-    style = "-" if label == "with inference" else "--"
-    axes[0].plot(g["budget"], g["n_star"], style, marker="o", label=f"{name}, {label}")
-    axes[1].plot(g["budget"], g["d_star"], style, marker="o", label=f"{name}, {label}")
-axes[0].set(xscale="log", yscale="log", xlabel="budget ($)", ylabel="N*", title="optimal model size")
-axes[1].set(xscale="log", yscale="log", xlabel="budget ($)", ylabel="D*", title="optimal annotated pairs")
-axes[0].legend(fontsize=7)
-fig.tight_layout()
-save_figure(fig, figures / "budget_optimum.png")
+cost_models = {"without inference": without_inference, "with inference": with_inference}
+allocations = bud.allocations(law_params, cost_models, budgets, n_bounds=(n_grid[0], n_grid[-1]))
+save_figure(plot_budget_optimum(allocations), figures / "budget_optimum.png")
 allocations[["law", "cost_model", "budget", "n_star", "d_star", "loss", "cost_data", "cost_train", "cost_infer", "at_edge", "note"]]
+
 
 # %% [markdown]
 # ## Uncertainty of this study's optimum
@@ -134,37 +105,23 @@ allocations[["law", "cost_model", "budget", "n_star", "d_star", "loss", "cost_da
 # and D*.
 
 # %%
-uncertainty = []
+uncertainty = pd.DataFrame()
 samples = joint.get("bootstrap_samples")
 if samples and "this study" in law_params:
     samples = {k: np.asarray(v, dtype=float)[:n_uncertainty_samples] for k, v in samples.items()}
-    for label, cost in [("without inference", without_inference), ("with inference", with_inference)]:
-        for z in budgets:
-            try:
-                u = bud.optimum_under_uncertainty(z, samples, cost, n_bounds=(n_grid[0], n_grid[-1]),
-                                                  law_params=law_params["this study"])
-            except ValueError as e:
-                print(f"${z:,.0f} {label}: {e}")
-                continue
-            uncertainty.append({"cost_model": label, "budget": z,
-                                "n_star_low": u["interval"]["n_star"][0], "n_star_high": u["interval"]["n_star"][1],
-                                "d_star_low": u["interval"]["d_star"][0], "d_star_high": u["interval"]["d_star"][1],
-                                "samples_used": u["n_used"], "samples_at_edge": u["n_at_edge"]})
-uncertainty = pd.DataFrame(uncertainty)
+    uncertainty, messages = bud.uncertainty_table(samples, cost_models, budgets, law_params["this study"],
+                                                  n_bounds=(n_grid[0], n_grid[-1]))
+    print("\n".join(messages))
 uncertainty
 
+
 # %%
-records = []
-for r in allocations.to_dict("records"):
-    match = uncertainty[(uncertainty["budget"] == r["budget"]) & (uncertainty["cost_model"] == r["cost_model"])] \
-        if r["law"] == "this study" and len(uncertainty) else pd.DataFrame()
-    if len(match):
-        r.update({k: match.iloc[0][k] for k in ("n_star_low", "n_star_high", "d_star_low", "d_star_high")})
-    records.append({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()})
 write_json(prof.outputs_dir / "budget.json", {
     "profile": prof.name, "cost_model": with_inference.derivation(), "laws": law_params,
-    "paper_caveat": caveat, "optima": records, "missing_runs": fits.get("missing_runs", [])})
+    "paper_caveat": caveat, "optima": bud.allocation_records(allocations, uncertainty),
+    "missing_runs": fits.get("missing_runs", [])})
 print(f"wrote {prof.outputs_dir / 'budget.json'}")
+
 
 # %% [markdown]
 # ## Explore (interactive)

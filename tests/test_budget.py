@@ -217,3 +217,62 @@ def test_optimum_under_uncertainty_contains_the_point_estimate():
     u99 = optimum_under_uncertainty(1e6, samples, cm, level=0.99)
     assert u99["interval"]["n_star"][0] <= u["interval"]["n_star"][0]
     assert u99["interval"]["n_star"][1] >= u["interval"]["n_star"][1]
+
+
+def test_paper_joint_law_and_its_secondary_fallback():
+    import copy
+
+    from drscaling.budget import paper_joint_law
+    from drscaling.laws import paper_reported
+
+    reported = paper_reported()
+    params, caveat = paper_joint_law(reported)
+    assert params == {k: reported["msmarco"]["joint"]["v1"][k] for k in ("A", "B", "alpha", "beta", "delta")}
+    assert caveat == ""  # every v1 value is from the paper's text
+    gap = copy.deepcopy(reported)
+    gap["msmarco"]["joint"]["v1"]["delta"] = None
+    gap["msmarco"]["joint"]["v1"]["secondary"] = {"delta": 0.05}
+    params, caveat = paper_joint_law(gap)
+    assert params["delta"] == 0.05 and caveat == "delta from an unverified secondary source"
+    del gap["msmarco"]["joint"]["v1"]["secondary"]
+    assert paper_joint_law(gap) == (None, "the paper's joint law lacks delta in configs/paper_reported.yaml")
+
+
+def test_allocations_uncertainty_and_records_agree_with_the_single_optima():
+    import pandas as pd
+
+    from drscaling.budget import CostModel, allocation_records, allocations, optimal_allocation, uncertainty_table
+
+    law = {"A": 8.2e5, "B": 5.2e3, "alpha": 0.57, "beta": 1.39, "delta": 0.03}
+    costs = {"with": CostModel(), "without": CostModel().replace(include_inference=False)}
+    table = allocations({"paper": law, "this study": law}, costs, [1e5, 1e7])
+    assert len(table) == 2 * 2 * 2 and set(table["law"]) == {"paper", "this study"}
+    row = table[(table["law"] == "paper") & (table["cost_model"] == "without") & (table["budget"] == 1e7)].iloc[0]
+    assert row["n_star"] == pytest.approx(optimal_allocation(1e7, law, costs["without"])["n_star"])
+    # bootstrap samples scattered around the law: the interval brackets the point optimum
+    rng = np.random.default_rng(0)
+    samples = {k: v * np.exp(rng.normal(0, 0.02, 40)) for k, v in law.items()}
+    uncertainty, messages = uncertainty_table(samples, costs, [1e7], law)
+    assert messages == [] and len(uncertainty) == 2
+    u = uncertainty[uncertainty["cost_model"] == "without"].iloc[0]
+    assert u["n_star_low"] <= row["n_star"] <= u["n_star_high"] and u["samples_used"] == 40
+    records = allocation_records(table, uncertainty)
+    ours = [r for r in records if r["law"] == "this study" and r["budget"] == 1e7]
+    assert all("n_star_low" in r for r in ours)
+    assert not any("n_star_low" in r for r in records if r["law"] == "paper")
+    assert allocation_records(table.assign(note=float("nan")), pd.DataFrame())[0]["note"] is None
+
+
+def test_budget_figures():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from drscaling.budget import CostModel, allocations
+    from drscaling.plots import plot_budget_lines, plot_budget_optimum
+
+    law = {"A": 8.2e5, "B": 5.2e3, "alpha": 0.57, "beta": 1.39, "delta": 0.03}
+    costs = {"with": CostModel(), "without": CostModel().replace(include_inference=False)}
+    fig = plot_budget_lines("paper", law, costs, [1e5, 1e7], np.geomspace(1e5, 1e11, 50))
+    assert len(fig.axes) == 2 and all(len(ax.lines) == 2 and len(ax.collections) == 2 for ax in fig.axes)
+    fig = plot_budget_optimum(allocations({"paper": law}, costs, [1e5, 1e7]))
+    assert [len(ax.lines) for ax in fig.axes] == [2, 2]

@@ -372,3 +372,61 @@ def allocation_table(budgets, law_params: dict, cost_model: CostModel | None = N
                          "at_edge": None, "note": str(e)})
     return pd.DataFrame(rows, columns=["budget", "n_star", "d_star", "loss", "cost_data", "cost_train",
                                        "cost_infer", "at_edge", "note"])
+
+
+# ---------------------------------------------------------------- notebook 06's tables
+
+def paper_joint_law(reported: dict) -> tuple[dict | None, str]:
+    """The joint law the paper reported for MS MARCO (``configs/paper_reported.yaml``, v1) and a
+    caveat: a parameter the v1 text does not give is taken from the ``secondary`` block, and
+    the caveat names it. ``(None, reason)`` when a parameter is found in neither."""
+    v1 = reported["msmarco"]["joint"]["v1"]
+    params = {k: v1.get(k) for k in LAW_KEYS}
+    missing = [k for k, v in params.items() if v is None]
+    secondary = reported["msmarco"]["joint"]["v1"].get("secondary") or {}
+    filled = [k for k in missing if secondary.get(k) is not None]
+    params.update({k: secondary[k] for k in filled})
+    unknown = [k for k, v in params.items() if v is None]
+    if unknown:
+        return None, f"the paper's joint law lacks {', '.join(unknown)} in configs/paper_reported.yaml"
+    return params, (f"{', '.join(filled)} from an unverified secondary source" if filled else "")
+
+
+def allocations(laws_by_name: dict, cost_models: dict, budgets, n_bounds=DEFAULT_N_BOUNDS) -> pd.DataFrame:
+    """:func:`allocation_table` for every law (name -> parameters) and cost model (label ->
+    CostModel), with columns ``law`` and ``cost_model``."""
+    tables = [allocation_table(budgets, params, cost, n_bounds).assign(law=name, cost_model=label)
+              for name, params in laws_by_name.items() for label, cost in cost_models.items()]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def uncertainty_table(param_samples: dict, cost_models: dict, budgets, law_params: dict,
+                      n_bounds=DEFAULT_N_BOUNDS) -> tuple[pd.DataFrame, list[str]]:
+    """95% intervals of N* and D* under the bootstrap refits of a law, one row per (cost model,
+    budget); and a message for each budget the refits could not be used at."""
+    rows, messages = [], []
+    for label, cost in cost_models.items():
+        for z in budgets:
+            try:
+                u = optimum_under_uncertainty(z, param_samples, cost, n_bounds=n_bounds, law_params=law_params)
+            except ValueError as e:
+                messages.append(f"${z:,.0f} {label}: {e}")
+                continue
+            (n_lo, n_hi), (d_lo, d_hi) = u["interval"]["n_star"], u["interval"]["d_star"]
+            rows.append({"cost_model": label, "budget": float(z), "n_star_low": n_lo, "n_star_high": n_hi,
+                         "d_star_low": d_lo, "d_star_high": d_hi, "samples_used": u["n_used"],
+                         "samples_at_edge": u["n_at_edge"]})
+    return pd.DataFrame(rows), messages
+
+
+def allocation_records(table: pd.DataFrame, uncertainty: pd.DataFrame, law: str = "this study") -> list[dict]:
+    """The rows of :func:`allocations` as JSON-ready records (nan -> None), the rows of ``law``
+    with their N* and D* intervals from ``uncertainty`` where it has them."""
+    records = []
+    for r in table.to_dict("records"):
+        if r["law"] == law and len(uncertainty):
+            match = uncertainty[(uncertainty["budget"] == r["budget"]) & (uncertainty["cost_model"] == r["cost_model"])]
+            if len(match):
+                r.update({k: match.iloc[0][k] for k in ("n_star_low", "n_star_high", "d_star_low", "d_star_high")})
+        records.append({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()})
+    return records

@@ -220,3 +220,39 @@ def plot_noise_trend(trend: pd.DataFrame):
             ax.set_yscale("log")
     fig.tight_layout()
     return fig
+
+
+def plot_budget_lines(name: str, law_params: dict, cost_models: dict, budgets, n_grid):
+    """The paper's Figures 7 and 8 for one law: predicted loss along each budget line (every N
+    spends the rest of the budget on pairs), one panel per cost model, the optimum starred."""
+    from . import budget as bud
+
+    fig, axes = plt.subplots(1, len(cost_models), figsize=(6.5 * len(cost_models), 4.2), sharey=True, squeeze=False)
+    for ax, (label, cost) in zip(axes[0], cost_models.items()):
+        for i, z in enumerate(budgets):
+            n, _, loss = bud.loss_along_budget(z, law_params, cost, n_grid)
+            ax.plot(n, loss, color=f"C{i}", label=f"${z:,.0f}")
+            try:
+                opt = bud.optimal_allocation(z, law_params, cost, n_bounds=(n_grid[0], n_grid[-1]))
+            except ValueError:  # this budget cannot pay for the smallest model
+                continue
+            ax.scatter([opt["n_star"]], [opt["loss"]], color=f"C{i}", marker="*", s=120, zorder=3)
+        ax.set(xscale="log", yscale="log", xlabel="N (non-embedding parameters)", title=f"{name}: {label}")
+    axes[0][0].set_ylabel("predicted test CLL")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_budget_optimum(table: pd.DataFrame):
+    """N* and D* against the budget, one line per (law, cost model) of ``budget.allocations``."""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
+    for (name, label), g in table.groupby(["law", "cost_model"], sort=False):
+        style = "-" if "with" in label and "without" not in label else "--"
+        axes[0].plot(g["budget"], g["n_star"], style, marker="o", label=f"{name}, {label}")
+        axes[1].plot(g["budget"], g["d_star"], style, marker="o", label=f"{name}, {label}")
+    axes[0].set(xscale="log", yscale="log", xlabel="budget ($)", ylabel="N*", title="optimal model size")
+    axes[1].set(xscale="log", yscale="log", xlabel="budget ($)", ylabel="D*", title="optimal annotated pairs")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
