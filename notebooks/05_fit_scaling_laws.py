@@ -61,40 +61,13 @@ pd.Series({k: len(v) for k, v in points.items()}, name="points").to_frame()
 # on a bound.
 
 # %%
-INPUTS = {"model_size": ["n_params"], "data_size": ["n_train"], "joint": ["n_params", "n_train"]}
-NEEDED = {"model_size": 4, "data_size": 4, "joint": 6}
-fits, studies, report = {}, {}, {}
-for law, frame in points.items():
-    if len(frame) < NEEDED[law]:
-        report[law] = {"status": f"not fitted: {len(frame)} points, at least {NEEDED[law]} needed",
-                       "missing_runs": missing_in[law]}
-        print(f"{law}: NOT FITTED — only {len(frame)} points (at least {NEEDED[law]} needed).")
-        continue
-    arrays = [frame[c].to_numpy(float) for c in INPUTS[law]] + [frame["cll_test"].to_numpy(float)]
-    key = frame["n_params"] if law in ("model_size", "joint") else frame["n_train"]
-    holdout = (key == key.max()).to_numpy()
-    study = laws.fit_for_study(law, *arrays, holdout_mask=holdout, n_resamples=n_bootstrap, seed=seed)
-    studies[law], fits[law] = study, study.fit
-    report[law] = {**study.to_dict(), "run_ids": frame["run_id"].tolist(), "missing_runs": missing_in[law]}
-    fit = study.fit
-    print(f"{law}: {fit.status}")
-    if missing_in[law]:
-        print(f"   MISSING {len(missing_in[law])} planned point(s): {', '.join(missing_in[law])}")
-    for w in fit.warnings:
-        print(f"   warning: {w}")
-    if study.holdout is not None:
-        errors = ", ".join(f"{100 * e:+.1f}%" for e in study.holdout.relative_error)
-        print(f"   extrapolation: fitted without {int(holdout.sum())} point(s) at the largest "
-              f"{'N' if law != 'data_size' else 'D'}, predicted them with relative error {errors}")
+studies, report, lines = laws.fit_study_laws(points, n_resamples=n_bootstrap, seed=seed, missing=missing_in)
+fits = {law: study.fit for law, study in studies.items()}
+print("\n".join(lines))
 write_json(prof.outputs_dir / "fits.json", {"profile": prof.name, "n_bootstrap": n_bootstrap, "seed": seed,
                                            "trainer_version": trainer_version, "missing_runs": missing, "laws": report})
-rows = []
-for law, fit in fits.items():
-    for name, value in fit.params.items():
-        lo, hi = fit.intervals[name]
-        rows.append({"law": law, "parameter": name, "value": value, "95% low": lo, "95% high": hi})
-    rows.append({"law": law, "parameter": "R² (log L)", "value": fit.r2})
-pd.DataFrame(rows).set_index(["law", "parameter"])
+laws.parameter_table(fits)
+
 
 # %% [markdown]
 # ## Figures (the paper's Figures 3, 4 and 6)

@@ -474,3 +474,26 @@ def test_fit_for_study_carries_the_unreliable_intervals_warning():
     assert any("intervals are unreliable" in w for w in study.fit.warnings)
     assert any("resamples failed" in w for w in study.fit.warnings)
     assert study.fit.warnings == with_intervals(fit_model_size_law(n, losses), n_resamples=40, seed=0).warnings
+
+
+def test_fit_study_laws_recovers_known_laws_and_reports_the_rest():
+    """Notebook 05's fits on synthetic sweeps: the model-size law is recovered from its own
+    points, the held-out largest N is predicted, a sweep with too few points is reported."""
+    truth = {"A": 2e4, "alpha": 0.6, "delta": 1.5}
+    n = np.array([1e4, 3e4, 1e5, 3e5, 1e6, 3e6])
+    model = pd.DataFrame({"run_id": [f"m{i}" for i in range(6)], "n_params": n, "n_train": 4e4,
+                          "cll_test": laws.model_size_law(n, **truth)})
+    data = model.head(3).assign(run_id=["d0", "d1", "d2"])
+    studies, report, lines = laws.fit_study_laws({"model_size": model, "data_size": data}, n_resamples=20,
+                                                 missing={"data_size": ["d3"]})
+    assert list(studies) == ["model_size"]
+    fit = studies["model_size"].fit
+    assert fit.params["alpha"] == pytest.approx(0.6, rel=1e-3) and fit.r2 == pytest.approx(1.0)
+    assert report["model_size"]["run_ids"] == list(model["run_id"])
+    assert studies["model_size"].holdout.relative_error == pytest.approx([0.0], abs=1e-3)  # 3e6 held out
+    assert report["data_size"] == {"status": "not fitted: 3 points, at least 4 needed", "missing_runs": ["d3"]}
+    assert lines[-1] == "data_size: NOT FITTED — only 3 points (at least 4 needed)."
+    assert any("extrapolation: fitted without 1 point(s) at the largest N" in line for line in lines)
+    table = laws.parameter_table({"model_size": fit})
+    assert table.loc[("model_size", "alpha"), "value"] == pytest.approx(0.6, rel=1e-3)
+    assert table.loc[("model_size", "R² (log L)"), "value"] == pytest.approx(1.0)

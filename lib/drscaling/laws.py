@@ -88,6 +88,8 @@ __all__ = [
     "paper_reported",
     "paper_value",
     "fit_authors_points",
+    "fit_study_laws",
+    "parameter_table",
 ]
 
 HUBER_DELTA = 1e-3  # Huber delta in log space (Hoffmann et al. 2022; Besiroglu et al. 2024)
@@ -1154,6 +1156,56 @@ def fit_for_study(law: str, *arrays, holdout_mask=None, n_resamples: int = 1000,
         except ValueError:  # too few points left without the held-out ones
             holdout = None
     return StudyFit(fit=fit, samples=b.samples, holdout=holdout)
+
+
+STUDY_INPUTS = {"model_size": ("n_params",), "data_size": ("n_train",), "joint": ("n_params", "n_train")}
+
+
+def fit_study_laws(points: dict, n_resamples: int = 1000, seed: int = 0,
+                   missing: dict | None = None) -> tuple[dict, dict, list[str]]:
+    """Notebook 05's fits: each law of ``points`` (law -> the runs of its sweep, a frame with
+    run_id, n_params, n_train, cll_test) by :func:`fit_for_study`, holding out the points at
+    the largest N (model size, joint) or D (data size). A law with fewer points than its
+    parameters + 1 is not fitted. Returns ``(studies, report, lines)``: the StudyFit of each
+    fitted law, every law's record for fits.json (with its run ids and ``missing`` runs), and
+    what happened in words."""
+    missing = missing or {}
+    studies, report, lines = {}, {}, []
+    for law, frame in points.items():
+        needed = len(_LAWS[law].reported) + 1
+        if len(frame) < needed:
+            report[law] = {"status": f"not fitted: {len(frame)} points, at least {needed} needed",
+                           "missing_runs": missing.get(law, [])}
+            lines.append(f"{law}: NOT FITTED — only {len(frame)} points (at least {needed} needed).")
+            continue
+        arrays = [frame[c].to_numpy(float) for c in STUDY_INPUTS[law]] + [frame["cll_test"].to_numpy(float)]
+        axis = "n_train" if law == "data_size" else "n_params"
+        holdout = holdout_largest(frame[axis].to_numpy(float))
+        study = fit_for_study(law, *arrays, holdout_mask=holdout, n_resamples=n_resamples, seed=seed)
+        studies[law] = study
+        report[law] = {**study.to_dict(), "run_ids": frame["run_id"].tolist(), "missing_runs": missing.get(law, [])}
+        lines.append(f"{law}: {study.fit.status}")
+        if missing.get(law):
+            lines.append(f"   MISSING {len(missing[law])} planned point(s): {', '.join(missing[law])}")
+        lines += [f"   warning: {w}" for w in study.fit.warnings]
+        if study.holdout is not None:
+            errors = ", ".join(f"{100 * e:+.1f}%" for e in study.holdout.relative_error)
+            lines.append(f"   extrapolation: fitted without {int(holdout.sum())} point(s) at the largest "
+                         f"{'D' if law == 'data_size' else 'N'}, predicted them with relative error {errors}")
+    return studies, report, lines
+
+
+def parameter_table(fits: dict) -> "pandas.DataFrame":
+    """Every fitted parameter with its interval, and R², one row each, indexed by (law, parameter)."""
+    import pandas as pd
+
+    rows = []
+    for law, fit in fits.items():
+        for name, value in fit.params.items():
+            lo, hi = (fit.intervals or {}).get(name, (math.nan, math.nan))
+            rows.append({"law": law, "parameter": name, "value": value, "95% low": lo, "95% high": hi})
+        rows.append({"law": law, "parameter": "R² (log L)", "value": fit.r2})
+    return pd.DataFrame(rows).set_index(["law", "parameter"])
 
 
 def compare_with_paper(fits: dict, reported: dict | None = None) -> "pandas.DataFrame":
