@@ -100,7 +100,7 @@ sync-notebooks: $(STAMP) ## bring each notebook and its paired script (notebooks
 	$(PY) -m jupytext --sync notebooks/*.ipynb
 
 test: $(STAMP) ## run the tests
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=8
 
 test-slow: $(STAMP) ## run the slow tests: the smoke study killed anywhere and restarted (scripts/kill_test.py)
 	$(PY) -m pytest -q -m slow
