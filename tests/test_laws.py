@@ -334,7 +334,9 @@ def test_paper_reported_values_load_with_sources():
 
 
 def test_paper_reported_rejects_exponents_yaml_reads_as_text(tmp_path):
-    text = (laws.paths.CONFIGS / "paper_reported.yaml").read_text().replace("3.22e+4", "3.22e4")
+    from drscaling import paths
+
+    text = (paths.CONFIGS / "paper_reported.yaml").read_text().replace("3.22e+4", "3.22e4")
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
     with pytest.raises(ValueError, match=r"msmarco.model_size.v2.secondary.A: expected a number or null"):
@@ -350,7 +352,9 @@ def test_our_fitter_recovers_the_authors_law_from_their_points():
 
 
 def test_paper_reported_rejects_broken_authors_points(tmp_path):
-    text = (laws.paths.CONFIGS / "paper_reported.yaml").read_text().replace("cll: [0.3148, ", "cll: [")
+    from drscaling import paths
+
+    text = (paths.CONFIGS / "paper_reported.yaml").read_text().replace("cll: [0.3148, ", "cll: [")
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
     with pytest.raises(ValueError, match="authors_points: expected n_params_mi and cll, lists of the same length"):

@@ -1,0 +1,121 @@
+"""Where a fit starts and what it may reach: the default grid of starting points (through the
+middle of the data), the refit starts of a bootstrap, and the bounds of each parameter."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .forms import DELTA_MARGIN, LOG_SCALE_BOUNDS, _Law
+
+
+# Default grid of starting points.
+_SINGLE_EXPONENTS = (0.1, 0.25, 0.5, 1.0, 2.0)
+_DELTA_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 0.95)  # of min(observed L)
+_JOINT_ALPHAS = (0.25, 0.6, 1.5)
+_JOINT_BETAS = (0.3, 0.7, 1.5)
+_JOINT_DELTA_FRACTIONS = (0.0, 0.5, 0.9)
+_JOINT_SHARES = (0.25, 0.75)  # share of the N term in the bracket at the middle of the data
+
+
+def _to_internal(law: _Law, rep: dict) -> dict:
+    out = {}
+    for k, v in rep.items():
+        if k in ("A", "B"):
+            out["log_" + k] = math.log(v) if v > 0 else -math.inf
+        else:
+            out[k] = float(v)
+    return out
+
+
+def _to_reported(law: _Law, internal: dict) -> dict:
+    out = {}
+    for name, rep in zip(law.internal, law.reported):
+        v = float(internal[name])
+        out[rep] = math.exp(v) if name.startswith("log_") else v
+    return out
+
+
+def _complete_start(law: _Law, X, y, given: dict) -> dict:
+    """A full internal start from a partial reported one, scales set through the data's middle.
+
+    Missing exponents default to 0.5 (alpha, beta), a missing delta to half the smallest
+    loss, a missing A (B) so that the law passes through the geometric middle of the points.
+    """
+    unknown = set(given) - set(law.reported)
+    if unknown:
+        raise ValueError(f"starts: unknown parameter(s) {sorted(unknown)} for the {law.name} law; "
+                         f"expected some of {list(law.reported)}")
+    s = _to_internal(law, given)
+    l_min = float(np.min(y))
+    delta = min(max(s.get("delta", 0.5 * l_min), 0.0), l_min * (1 - 1e-3))
+    s["delta"] = delta
+    l_mid = float(np.exp(np.mean(np.log(y))))
+    reducible = max(l_mid - delta, 1e-3 * l_mid)
+    if law.name == "joint":
+        alpha = s.setdefault("alpha", 0.5)
+        beta = s.setdefault("beta", 0.5)
+        share = 0.5
+        total = math.log(reducible) / beta  # log of the bracket at the middle
+        n_mid = float(np.mean(np.log(X[0])))
+        d_mid = float(np.mean(np.log(X[1])))
+        if "log_A" not in s:
+            s["log_A"] = n_mid + (beta / alpha) * (total + math.log(share))
+        if "log_B" not in s:
+            s["log_B"] = d_mid + total + math.log(1 - share)
+    else:
+        e_name, s_name = law.internal[1], law.internal[0]
+        e = s.setdefault(e_name, 0.5)
+        if s_name not in s:
+            s[s_name] = float(np.mean(np.log(X[0]))) + math.log(reducible) / e
+    return s
+
+
+def _default_starts(law: _Law, X, y) -> list[dict]:
+    l_min = float(np.min(y))
+    starts = []
+    if law.name == "joint":
+        l_mid = float(np.exp(np.mean(np.log(y))))
+        n_mid = float(np.mean(np.log(X[0])))
+        d_mid = float(np.mean(np.log(X[1])))
+        for alpha in _JOINT_ALPHAS:
+            for beta in _JOINT_BETAS:
+                for frac in _JOINT_DELTA_FRACTIONS:
+                    for share in _JOINT_SHARES:
+                        delta = frac * l_min
+                        total = math.log(l_mid - delta) / beta
+                        starts.append({
+                            "log_A": n_mid + (beta / alpha) * (total + math.log(share)),
+                            "log_B": d_mid + total + math.log(1 - share),
+                            "alpha": alpha, "beta": beta, "delta": delta,
+                        })
+    else:
+        for e in _SINGLE_EXPONENTS:
+            for frac in _DELTA_FRACTIONS:
+                starts.append(_complete_start(law, X, y, {law.reported[1]: e, "delta": frac * l_min}))
+    return starts
+
+
+def _refit_starts(law: _Law, X, y, best_reported: dict) -> list[dict]:
+    """Starts for bootstrap refits: the full fit's optimum and two points of the grid."""
+    l_min = float(np.min(y))
+    if law.name == "joint":
+        others = [{"alpha": 0.6, "beta": 0.7, "delta": 0.5 * l_min}, {"alpha": 0.25, "beta": 1.5, "delta": 0.0}]
+    else:
+        e = law.reported[1]
+        others = [{e: 0.5, "delta": 0.5 * l_min}, {e: 1.0, "delta": 0.0}]
+    return [_complete_start(law, X, y, dict(best_reported))] + [_complete_start(law, X, y, o) for o in others]
+
+
+def _bounds(law: _Law, y, exponent_bounds) -> dict:
+    l_min = float(np.min(y))
+    b = {}
+    for name in law.internal:
+        if name.startswith("log_"):
+            b[name] = LOG_SCALE_BOUNDS
+        elif name == "delta":
+            b[name] = (0.0, l_min * (1.0 - DELTA_MARGIN))
+        else:
+            b[name] = tuple(float(v) for v in exponent_bounds)
+    return b

@@ -1,0 +1,114 @@
+"""Study-level helpers: a law with its bootstrap intervals and hold-out check (:class:`StudyFit`),
+notebook 05's fits of every sweep, and the parameter table."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .fitting import FIT_FUNCTIONS
+from .forms import _LAWS, data_size_law, joint_law, model_size_law
+from .records import HoldoutCheck, LawFit, _jsonable
+from .uncertainty import _with_bootstrap, holdout_check, holdout_largest
+
+
+# --------------------------------------------------------------------------------------------
+# The study's use: one call per law for notebook 05
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StudyFit:
+    """A law fitted to the study's points: the fit with bootstrap intervals, the bootstrap's
+    parameter samples (for prediction bands) and the hold-out check (None if too few points)."""
+
+    fit: LawFit
+    samples: dict  # parameter -> array of bootstrap refits
+    holdout: HoldoutCheck | None
+
+    def band(self, *inputs, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        """Pointwise ``level`` interval of the law's prediction over the bootstrap refits."""
+        fn = {"model_size": model_size_law, "data_size": data_size_law, "joint": joint_law}[self.fit.law]
+        n = min(len(v) for v in self.samples.values())
+        if n == 0:
+            nan = np.full(np.shape(inputs[0]), np.nan)
+            return nan, nan
+        preds = np.stack([fn(*inputs, **{k: v[i] for k, v in self.samples.items()}) for i in range(n)])
+        q = (1 - level) / 2
+        return np.quantile(preds, q, axis=0), np.quantile(preds, 1 - q, axis=0)
+
+    def to_dict(self) -> dict:
+        d = self.fit.to_dict()
+        d["holdout"] = None if self.holdout is None else {
+            k: v for k, v in self.holdout.to_dict().items() if k != "fit"}
+        if self.holdout is not None:
+            d["holdout"]["fit_params"] = _jsonable(self.holdout.fit.params)
+        d["bootstrap_samples"] = _jsonable(self.samples)  # for uncertainty downstream (budget optimum)
+        return d
+
+
+def fit_for_study(law: str, *arrays, holdout_mask=None, n_resamples: int = 1000, seed: int = 0,
+                  refit: str = "warm") -> StudyFit:
+    """Fit ``law`` to the points, add 95% bootstrap intervals (``n_resamples`` resamples of the
+    runs, seeded; ``refit`` as for :func:`bootstrap`) with :func:`with_intervals`'s warnings
+    and, given ``holdout_mask``, fit without the masked points and predict them."""
+    fn = FIT_FUNCTIONS[law]
+    fit, b = _with_bootstrap(fn(*arrays), n_resamples, seed, 0.95, refit)
+    holdout = None
+    if holdout_mask is not None and np.any(holdout_mask):
+        try:
+            holdout = holdout_check(fn, *arrays, holdout_mask=np.asarray(holdout_mask, dtype=bool))
+        except ValueError:  # too few points left without the held-out ones
+            holdout = None
+    return StudyFit(fit=fit, samples=b.samples, holdout=holdout)
+
+
+STUDY_INPUTS = {"model_size": ("n_params",), "data_size": ("n_train",), "joint": ("n_params", "n_train")}
+
+
+def fit_study_laws(points: dict, n_resamples: int = 1000, seed: int = 0,
+                   missing: dict | None = None) -> tuple[dict, dict, list[str]]:
+    """Notebook 05's fits: each law of ``points`` (law -> the runs of its sweep, a frame with
+    run_id, n_params, n_train, cll_test) by :func:`fit_for_study`, holding out the points at
+    the largest N (model size, joint) or D (data size). A law with fewer points than its
+    parameters + 1 is not fitted. Returns ``(studies, report, lines)``: the StudyFit of each
+    fitted law, every law's record for fits.json (with its run ids and ``missing`` runs), and
+    what happened in words."""
+    missing = missing or {}
+    studies, report, lines = {}, {}, []
+    for law, frame in points.items():
+        needed = len(_LAWS[law].reported) + 1
+        if len(frame) < needed:
+            report[law] = {"status": f"not fitted: {len(frame)} points, at least {needed} needed",
+                           "missing_runs": missing.get(law, [])}
+            lines.append(f"{law}: NOT FITTED — only {len(frame)} points (at least {needed} needed).")
+            continue
+        arrays = [frame[c].to_numpy(float) for c in STUDY_INPUTS[law]] + [frame["cll_test"].to_numpy(float)]
+        axis = "n_train" if law == "data_size" else "n_params"
+        holdout = holdout_largest(frame[axis].to_numpy(float))
+        study = fit_for_study(law, *arrays, holdout_mask=holdout, n_resamples=n_resamples, seed=seed)
+        studies[law] = study
+        report[law] = {**study.to_dict(), "run_ids": frame["run_id"].tolist(), "missing_runs": missing.get(law, [])}
+        lines.append(f"{law}: {study.fit.status}")
+        if missing.get(law):
+            lines.append(f"   MISSING {len(missing[law])} planned point(s): {', '.join(missing[law])}")
+        lines += [f"   warning: {w}" for w in study.fit.warnings]
+        if study.holdout is not None:
+            errors = ", ".join(f"{100 * e:+.1f}%" for e in study.holdout.relative_error)
+            lines.append(f"   extrapolation: fitted without {int(holdout.sum())} point(s) at the largest "
+                         f"{'D' if law == 'data_size' else 'N'}, predicted them with relative error {errors}")
+    return studies, report, lines
+
+
+def parameter_table(fits: dict) -> "pandas.DataFrame":
+    """Every fitted parameter with its interval, and R², one row each, indexed by (law, parameter)."""
+    import pandas as pd
+
+    rows = []
+    for law, fit in fits.items():
+        for name, value in fit.params.items():
+            lo, hi = (fit.intervals or {}).get(name, (math.nan, math.nan))
+            rows.append({"law": law, "parameter": name, "value": value, "95% low": lo, "95% high": hi})
+        rows.append({"law": law, "parameter": "R² (log L)", "value": fit.r2})
+    return pd.DataFrame(rows).set_index(["law", "parameter"])
