@@ -55,7 +55,9 @@ def test_make_lab_serves_the_notebooks_with_the_drscaling_kernel(tmp_path):
         assert "drscaling" in specs["kernelspecs"]
         contents = get(f"{base}/api/contents", token)
         notebooks = sorted(c["name"] for c in contents["content"] if c["type"] == "notebook")
-        assert notebooks == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb")) and len(notebooks) == 6
+        ipynb = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+        # jupytext (jupytext.toml) serves each paired percent script as a notebook too
+        assert notebooks == sorted(ipynb + [name.replace(".ipynb", ".py") for name in ipynb]) and len(ipynb) == 6
         with pytest.raises(urllib.error.HTTPError):  # the token is required
             get(f"{base}/api/contents", "wrong")
         if os.geteuid() == 0:
