@@ -134,21 +134,8 @@ import ipywidgets as widgets
 
 def explore(log10_budget=6.0, annotation_price=annotation_price, gpu_price=gpu_price_per_hour,
             log10_pages=math.log10(corpus_pages), law=next(iter(law_params), None)):
-    if law is None:
-        return
     cost = bud.CostModel(annotation_price=annotation_price, gpu_price_per_hour=gpu_price, corpus_pages=10 ** log10_pages)
-    z = 10 ** log10_budget
-    n, d, loss = bud.loss_along_budget(z, law_params[law], cost, n_grid)
-    plt.figure(figsize=(6, 3.5))
-    plt.plot(n, loss)
-    try:
-        opt = bud.optimal_allocation(z, law_params[law], cost, n_bounds=(n_grid[0], n_grid[-1]))
-        plt.scatter([opt["n_star"]], [opt["loss"]], marker="*", s=150, color="red",
-                    label=f"N* = {opt['n_star']:.3g}, D* = {opt['d_star']:.3g}")
-        plt.legend()
-    except ValueError as e:
-        plt.title(str(e)[:80])
-    plt.xscale("log"); plt.yscale("log"); plt.xlabel("N"); plt.ylabel("predicted CLL")
+    plot_budget_lines(law, law_params[law], {"with inference cost": cost}, [10 ** log10_budget], n_grid)
     plt.show()
 
 if law_params:

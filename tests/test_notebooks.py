@@ -44,6 +44,21 @@ def test_paired_script_matches_the_notebook(path):
     assert cells(paired.cells) == cells(nb["cells"]), f"{path.name} and {script.name} differ: run make sync-notebooks"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_functions_are_short(path):
+    """Logic lives in the library: a function defined in a notebook cell is at most 10 lines."""
+    import ast
+
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(line for line in cell["source"] if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                assert length <= 10, f"{path.name}: {node.name} is {length} lines; move it into the library"
+
+
 def test_unknown_notebook_parameter_names_key_and_notebook(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump({"dataset": "x", "notebooks": {"01_prepare_data": {"n_exampels": 2}}}))
