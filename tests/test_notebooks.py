@@ -193,6 +193,7 @@ def test_notebooks_01_to_06_on_smoke(shared_squad, tmp_path):
     assert generator["train_pairs"] == len(ProcessedData(profile.processed_dir).qrels("train"))
     assert math.isfinite(generator["validation_loss"]) and 0 <= generator["rouge_l"] <= 1
     assert 0 <= generator["copy_rate"] <= 1 and len(generator["examples"]) == min(10, generator["n"]) > 0
+    assert generator["folder"].startswith("generators/")  # relative: a rerun elsewhere records the same
     for name in ("annotation_laws", "annotation_noise"):
         assert (profile.outputs_dir / "figures" / f"{name}.png").is_file()
     stored = sorted(p.name.split("-D")[0] for p in (profile.processed_dir / "annotations").glob("*.parquet"))
