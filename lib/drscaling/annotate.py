@@ -15,6 +15,7 @@ Every method makes one query per passage and is seeded, so a run is reproducible
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -180,6 +181,7 @@ def idf_table(texts: Iterable[str]) -> dict[str, float]:
 KEYWORD_STOP_WORDS = {"en": "STOPWORDS_EN_PLUS", "zh": "STOPWORDS_CHINESE"}
 
 
+@functools.lru_cache(maxsize=None)  # once per list, not once per passage
 def stop_word_set(name: str | None) -> frozenset[str]:
     if name is None:
         return frozenset()

@@ -383,7 +383,7 @@ def paper_joint_law(reported: dict) -> tuple[dict | None, str]:
     v1 = reported["msmarco"]["joint"]["v1"]
     params = {k: v1.get(k) for k in LAW_KEYS}
     missing = [k for k, v in params.items() if v is None]
-    secondary = reported["msmarco"]["joint"]["v1"].get("secondary") or {}
+    secondary = v1.get("secondary") or {}
     filled = [k for k in missing if secondary.get(k) is not None]
     params.update({k: secondary[k] for k in filled})
     unknown = [k for k, v in params.items() if v is None]

@@ -77,7 +77,6 @@ def describe_setting(profile, results: pd.DataFrame | None = None, n_range: tupl
                                             if "learning_rate" in (s.get("training") or {})])
     if t.passes and results is not None:
         steps += f" ({t.passes:g} passes over D)"
-    # (the paper profile selects on validation; the paper itself kept its best test checkpoint)
     negatives = f"{t.negatives} random passages" + (" and the batch's other positives" if t.in_batch_negatives else "")
     return {
         "dataset": profile.dataset,
