@@ -31,7 +31,7 @@ DATASET := $(shell sed -n 's/^dataset:[[:space:]]*\([A-Za-z0-9._-]*\).*/\1/p' $(
 INCOMPLETE := $(shell grep -ls '"complete": false' $(OUT)/runs/grid.json $(OUT)/annotation.json 2>/dev/null)
 
 .DELETE_ON_ERROR:
-.PHONY: help venv reproduce plan report bench sync-notebooks test test-slow lab clean clean-venv print-dataset FORCE
+.PHONY: html slides browser help venv reproduce plan report bench sync-notebooks test test-slow lab clean clean-venv print-dataset FORCE
 FORCE:
 
 help: ## list the targets
@@ -91,6 +91,17 @@ plan: $(STAMP) ## the profile's runs, which are done, what they need and whether
 
 report: $(LAST_STAGE) ## regenerate the README results section and reports/<profile>/ figures from the outputs
 	$(PY) scripts/report.py --profile $(PROFILE)
+
+html: $(OUT)/report.html ## the executed study of PROFILE as one self-contained page -> outputs/<profile>/report.html
+
+slides: $(OUT)/slides.html ## a reveal.js deck of PROFILE's figures, key tables and take-aways (works offline) -> outputs/<profile>/slides.html
+
+$(OUT)/report.html $(OUT)/slides.html: $(OUT)/%.html: $(LAST_STAGE) $(LIB) $(wildcard lib/drscaling/templates/*/*)
+	$(PY) -m drscaling $(if $(filter report,$*),html,slides) --profile $(PROFILE)
+
+browser: ## install headless Chromium (Debian's package, as root) for the browser tests of html and slides
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+	@chromium --version
 
 bench: $(STAMP) $(STAGE_OUTPUT_01_prepare_data) ## training throughput: ours vs sentence-transformers -> outputs/bench/bench.json
 	$(PY) -m pip install --quiet -r requirements-bench.txt

@@ -4,7 +4,8 @@
 - ``prepare``: data preparation alone, without the notebook;
 - ``grid``: train the profile's grid of runs (``--dry-run``: list them), locally or on Ray;
 - ``plan``: every run of the profile, which are done, the data and checkpoints it needs and
-  whether each is here, and an estimate of GPU time; trains and downloads nothing.
+  whether each is here, and an estimate of GPU time; trains and downloads nothing;
+- ``html`` / ``slides``: the executed study as one self-contained page / a reveal.js deck.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
                       help="comma-separated sweeps to run (default: %(default)s; 'annotation' is notebook 04's)")
     plan = sub.add_parser("plan", help="the runs, what they need and an estimate of their GPU time (trains nothing)")
     plan.add_argument("--profile", default="cpu")
+    for name, text in (("html", "the executed study as one self-contained page (outputs/<profile>/report.html)"),
+                       ("slides", "a reveal.js deck of the study's figures and key tables (outputs/<profile>/slides.html)")):
+        sub.add_parser(name, help=text).add_argument("--profile", default="cpu")
     args = parser.parse_args(argv)
     from .logs import show_messages
 
@@ -75,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
             from .estimate import format_report, plan_report
 
             print(format_report(plan_report(load_profile(args.profile))))
+        elif args.command in ("html", "slides"):
+            from . import presentation
+            from .config import load_profile
+
+            build = presentation.build_html if args.command == "html" else presentation.build_slides
+            print(build(load_profile(args.profile)))
         elif args.command == "grid":
             from .grid import RunFolderError, cli
 

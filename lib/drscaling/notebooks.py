@@ -23,6 +23,11 @@ def notebook_path(name: str) -> Path:
     return path
 
 
+def study_notebooks() -> list[str]:
+    """The study's notebooks in the order `make reproduce` runs them (``NN_name``)."""
+    return sorted(p.stem for p in paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
 class _Unchecked:
     """A declared default that is not a Python literal (an expression): any value is accepted."""
 
