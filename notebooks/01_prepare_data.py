@@ -61,7 +61,7 @@ pd.Series(manifest["seeds"], name="seed").to_frame()
 # One row per split: queries, (query, positive) pairs, distinct positive passages, articles
 # (`groups`) and questions per passage. The corpus row counts every passage and the negative pool.
 
-# %%
+# %% tags=["slide"]
 summary = stats.split_summary(data)
 tables = prof.outputs_dir / "tables"
 tables.mkdir(parents=True, exist_ok=True)
@@ -130,3 +130,15 @@ for qid, pid in examples.itertuples(index=False):
     print(f"Q: {queries[qid]}")
     print(f"   tokens: {tokenizer.tokenize(queries[qid])}")
     print(f"P: {passages[pid][:300]}...\n")
+
+# %% [markdown]
+# ## What to take away
+#
+# What this preparation gives the later notebooks, read from its manifest.
+
+# %%
+from IPython.display import Markdown
+
+from drscaling import narrative
+
+Markdown(narrative.data_takeaways(manifest))

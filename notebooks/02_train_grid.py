@@ -72,7 +72,7 @@ grid.plan_table(prof, planned)
 # transformer layers and its projection (both in N), and the projection's share of N.
 #
 
-# %%
+# %% tags=["slide"]
 from drscaling.model import shape_table
 
 shapes = [p.spec.model for p in planned if "layers" in p.spec.model]
@@ -149,3 +149,16 @@ if len(logs):
     chance = math.log(min(data.manifest["data"]["cll_negatives"], prof.training.eval_pool) + 1)
     fig = plot_training_curves(logs, labels, chance=chance)
     save_figure(fig, prof.outputs_dir / "figures" / "training_curves.png")
+
+# %% [markdown]
+# ## What to take away
+#
+# How the runs ended, from their records: a point of a law is only as good as the checkpoint its
+# run kept (best check strictly inside the run: the model its data allows).
+
+# %%
+from IPython.display import Markdown
+
+from drscaling import narrative
+
+Markdown(narrative.training_takeaways(records))

@@ -92,7 +92,7 @@ pd.Series(baseline, name="BM25").to_frame() if baseline else None
 # One point per run that finished with status ok. The paper found a strong correlation between
 # CLL and ranking metrics on MS MARCO; here is the same check on this profile's runs.
 
-# %%
+# %% tags=["slide"]
 ok = table[table["status"] == "ok"]
 metrics = {"mrr_at_10": "MRR@10", "ndcg_at_10": "NDCG@10", "recall_at_100": "Recall@100"}
 if len(ok):
@@ -102,3 +102,16 @@ if len(ok):
     display(correlations)
 else:
     print("no run finished with status ok: nothing to plot")
+
+# %% [markdown]
+# ## What to take away
+#
+# Whether CLL can stand in for ranking quality on these runs, and where the best of them stands
+# against BM25.
+
+# %%
+from IPython.display import Markdown
+
+from drscaling import narrative
+
+Markdown(narrative.evaluation_takeaways(correlations if len(ok) else pd.DataFrame(), baseline, ok))

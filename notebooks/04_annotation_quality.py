@@ -183,7 +183,7 @@ if study:
 # loosely; a fifth D per method (one more run per method) is the way to firmer intervals. The
 # curves are solid over the runs' D and dotted beyond.
 
-# %%
+# %% tags=["slide"]
 if study:
     studies, report = annotation_study.fit_methods(ok, n_resamples=n_bootstrap, seed=seed)
     for label in methods:
@@ -262,3 +262,17 @@ if study:
         "generators": generators,
     })
     print(f"wrote {prof.outputs_dir / 'annotation.json'}")
+
+# %% [markdown]
+# ## What to take away
+#
+# Each method's data-size exponent with its 95% interval, and what one of its pairs is worth in
+# human pairs at the study's largest D.
+
+# %%
+from IPython.display import Markdown
+
+from drscaling import narrative
+
+Markdown(narrative.annotation_takeaways(laws_table, rates) if study else
+         "This profile has no annotation study.")

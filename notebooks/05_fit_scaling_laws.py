@@ -60,7 +60,7 @@ pd.Series({k: len(v) for k, v in points.items()}, name="points").to_frame()
 # the joint law). Every fit reports, in words, whether it converged and whether a parameter sits
 # on a bound.
 
-# %%
+# %% tags=["slide"]
 studies, report, lines = laws.fit_study_laws(points, n_resamples=n_bootstrap, seed=seed, missing=missing_in)
 fits = {law: study.fit for law, study in studies.items()}
 print("\n".join(lines))
@@ -98,7 +98,7 @@ if "joint" in studies:
 # are third-party notes, not checked against the paper.
 #
 
-# %%
+# %% tags=["slide"]
 reported = laws.paper_reported()
 comparison = laws.compare_with_paper(fits, reported)
 save_table(comparison, prof.outputs_dir / "tables" / "laws_vs_paper.csv")

@@ -91,7 +91,7 @@ for name, params in law_params.items():
 # %% [markdown]
 # ## The optimum against the budget
 
-# %%
+# %% tags=["slide"]
 cost_models = {"without inference": without_inference, "with inference": with_inference}
 allocations = bud.allocations(law_params, cost_models, budgets, n_bounds=(n_grid[0], n_grid[-1]))
 save_figure(plot_budget_optimum(allocations), figures / "budget_optimum.png")
@@ -122,6 +122,19 @@ write_json(prof.outputs_dir / "budget.json", {
     "missing_runs": fits.get("missing_runs", [])})
 print(f"wrote {prof.outputs_dir / 'budget.json'}")
 
+
+# %% [markdown]
+# ## What to take away
+#
+# The optimum at the largest budget for each law and cost model, and how pricing inference
+# moves it.
+
+# %%
+from IPython.display import Markdown
+
+from drscaling import narrative
+
+Markdown(narrative.budget_takeaways(allocations))
 
 # %% [markdown]
 # ## Explore (interactive)

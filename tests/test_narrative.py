@@ -61,3 +61,70 @@ def test_law_takeaways_from_a_report():
     assert "on a bound: delta" in text[1]
     assert "spans more than a factor 3" in text[1]  # 0.01 to 0.9
     assert text[2] == "- **joint**: not fitted: 3 points, at least 6 needed."
+
+
+# ---------------------------------------------------------------- take-aways of notebooks 01-04 and 06
+
+def test_data_takeaways_from_the_manifest():
+    manifest = {"counts": {"train_pairs": 1586, "test_pairs": 289, "validation_pairs": 556, "negative_pool": 285},
+                "subset_sizes": [800, 100, 400, 200], "data": {"cll_negatives": 64}}
+    text = narrative.data_takeaways(manifest)
+    assert "4 nested subsets of the 1,586 training pairs, D = 100 to 800 (0.9 decades)" in text
+    assert "289 test pairs, each against 64 stored negatives from a pool of 285" in text
+    assert "log(65) = 4.17" in text and "556 validation pairs" in text and text.count("\n- ") == 2
+
+
+def record(best_check, checks, status="ok", seconds=60):
+    return {"status": status, "wall_seconds": seconds, "result": {"best_check": best_check, "checks": checks}}
+
+
+def test_training_takeaways_say_where_runs_kept_their_checkpoint():
+    records = [record(3, 8), record(8, 8), record(8, 8), record(1, 8), record(None, None, status="stalled")]
+    text = narrative.training_takeaways(records)
+    assert "4 of 5 runs finished with status ok; 1 did not" in text
+    assert "1 of 4 kept a check strictly inside" in text
+    assert "2 kept their last check" in text and "1 kept their first check" in text
+    assert "5 minutes of wall time" in text
+    assert "last check" not in narrative.training_takeaways([record(3, 8)])
+
+
+def test_evaluation_takeaways_name_the_weakest_correlation_and_bm25():
+    correlations = pd.DataFrame({"metric": ["MRR@10", "Recall@100"], "pearson": [-0.8, -0.9],
+                                 "spearman": [-0.71, -0.88], "runs": [13, 13]})
+    results = pd.DataFrame({"model": ["L1-H32", "L1-H64"], "n_train": [800, 400], "cll_test": [3.9, 3.5],
+                            "mrr_at_10": [0.05, 0.08]})
+    text = narrative.evaluation_takeaways(correlations, {"mrr_at_10": 0.5}, results)
+    assert "Over 13 runs" in text and "MRR@10 -0.71, Recall@100 -0.88" in text and "The weakest, MRR@10" in text
+    assert "(L1-H64, D = 400: CLL 3.500) reaches MRR@10 0.080; BM25 reaches 0.500" in text
+
+
+def test_annotation_takeaways_flag_loose_exponents_and_read_rates():
+    laws_table = pd.DataFrame([
+        {"method": "human", "beta": 0.3, "beta_low": 0.2, "beta_high": 0.6, "delta": 1.0, "r2": 0.99, "status": "ok"},
+        {"method": "ict", "beta": 0.1, "beta_low": 0.01, "beta_high": 10.0, "delta": 2.0, "r2": 0.9, "status": "ok"},
+        {"method": "weak", "beta": float("nan"), "status": "not fitted: 3 points"}])
+    rates = pd.DataFrame([
+        {"method": "ict", "reference_n_train": 100, "loss": 3.0, "rate": 9.0, "rate_low": 1.0, "rate_high": 20.0,
+         "extrapolated": False},
+        {"method": "ict", "reference_n_train": 800, "loss": 2.5, "rate": 4.0, "rate_low": 2.0, "rate_high": 8.0,
+         "extrapolated": True},
+        {"method": "weak", "reference_n_train": 800, "loss": 2.5, "rate": float("inf"), "rate_low": float("inf"),
+         "rate_high": float("inf"), "extrapolated": False}])
+    lines = narrative.annotation_takeaways(laws_table, rates).split("\n")
+    assert lines[0] == "- **human**: β = 0.3 (0.2 to 0.6), δ = 1, R² 0.990."  # pinned: 0.6 / 0.2 <= 4
+    assert "do not pin β down" in lines[1] and lines[2] == "- **weak**: not fitted: 3 points."
+    assert "At D = 800, one ict pair is worth 0.25 human pairs (rate 4, 95% interval 2 to 8), extrapolated" in lines[3]
+    assert "At D = 800, no number of weak pairs reaches the human loss 2.500: out of reach" in lines[4]
+    assert len(lines) == 5  # only the largest D
+
+
+def test_budget_takeaways_compare_cost_models_at_the_largest_budget():
+    rows = [("paper", "without inference", 1e6, 5e8, 1e6, 0.5), ("paper", "with inference", 1e6, 2e7, 1.5e6, 0.7),
+            ("paper", "with inference", 1e4, 1e5, 1e3, 2.0)]
+    allocations = pd.DataFrame([{"law": law, "cost_model": cost, "budget": z, "n_star": n, "d_star": d, "loss": loss,
+                                 "cost_data": 0.6 * d, "cost_train": 1.0, "cost_infer": 0.0, "at_edge": False}
+                                for law, cost, z, n, d, loss in rows])
+    text = narrative.budget_takeaways(allocations)
+    assert "**paper** law, budget 1,000,000 dollars: without inference: N* = 500M, D* = 1M (data 60% of" in text
+    assert "from N* = 500M, D* = 1M to N* = 20M, D* = 1.5M: a smaller model." in text
+    assert "100k" not in text  # the smaller budget is not described

@@ -106,7 +106,7 @@ def outputs_text(executed) -> str:
                    for value in [*out.get("data", {}).values(), out.get("text", "")])
 
 
-def test_notebooks_01_to_06_on_smoke(shared_squad, tmp_path):
+def test_notebooks_01_to_06_on_smoke(shared_squad, tmp_path, browser):
     profile = load_profile("smoke")
     executed = run_notebook("01_prepare_data", "smoke")
     assert executed == profile.outputs_dir / "notebooks" / "01_prepare_data.ipynb"
@@ -227,6 +227,27 @@ def test_notebooks_01_to_06_on_smoke(shared_squad, tmp_path):
     for r in allocation["optima"]:
         assert r["cost_data"] + r["cost_train"] + r["cost_infer"] == pytest.approx(r["budget"], rel=1e-6)
     assert allocation["laws"]["this study"] == pytest.approx(fits["laws"]["joint"]["params"])
+
+    # make html / make slides: every figure of the executed notebooks is in the page and the deck
+    # (as inline PNG) and renders in a headless browser, with nothing fetched from the network
+    from drscaling import presentation
+
+    figures = sum("image/png" in out.get("data", {}) for path in presentation.executed_notebooks(profile)
+                  for cell in json.loads(path.read_text())["cells"] for out in cell.get("outputs", []))
+    assert figures >= 10
+    for target in ("html", "slides"):
+        built = make(target)
+        assert built.returncode == 0 and "run-notebook" not in built.stdout, built.stdout + built.stderr
+    report, deck = profile.outputs_dir / presentation.REPORT_FILE, profile.outputs_dir / presentation.SLIDES_FILE
+    for page in (report, deck):
+        assert len(re.findall(r'<img [^>]*src="data:image/png', page.read_text())) == figures, page
+    assert "Profile <code>smoke</code>" in report.read_text()  # 05's generated text, rendered
+    if browser is not None:  # (the browser tests skip without Chromium, and fail under CI=true)
+        seen = browser.inspect(report)
+        assert seen["images"] == seen["rendered"] == figures and seen["external"] == []
+        assert seen["math"] == seen["math_laid_out"] >= 10  # the notebooks' equations, as MathML
+        seen = browser.inspect(deck)
+        assert seen["images"] == seen["rendered"] == figures and seen["reveal"]["ready"] and seen["external"] == []
 
     # an incomplete grid: 05 refuses it, unless the profile allows missing runs; then fits.json,
     # the figures and 06's budget.json name the missing point (a copy of smoke.yaml with

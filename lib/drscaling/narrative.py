@@ -5,7 +5,10 @@ of one profile is typed into a notebook's prose, so the text stays true on every
   read from its configuration and, where given, from its runs;
 - :func:`setting_table`: two such descriptions side by side (this profile and the paper's);
 - :func:`why_numbers_differ`: the same as prose for notebook 05;
-- :func:`law_takeaways`: what each fitted law says, from its fit.
+- :func:`law_takeaways`: what each fitted law says, from its fit (notebook 05);
+- :func:`data_takeaways`, :func:`training_takeaways`, :func:`evaluation_takeaways`,
+  :func:`annotation_takeaways`, :func:`budget_takeaways`: the closing text of notebooks 01-04
+  and 06, from what each computed.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ ASPECTS = ("dataset", "training pairs (largest D)", "models", "N (non-embedding 
 
 
 def _num(x: float) -> str:
-    """A count for prose: 7,784 / 297k / 1.3M."""
+    """A count for prose: 7,784 / 297k / 1.3M / 100B."""
     x = float(x)
+    if x >= 1e9:
+        return f"{x / 1e9:.3g}B"
     if x >= 1e6:
         return f"{x / 1e6:.3g}M"
     if x >= 1e5:
@@ -152,7 +157,130 @@ def law_takeaways(report: dict) -> str:
         if not pinned:
             text += ". The interval spans more than a factor 3: the runs do not pin this exponent down"
         lines.append(text + ".")
+    return _bullets(lines)
+
+
+def _bullets(lines: list[str]) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
-__all__ = ["ASPECTS", "describe_setting", "paper_n_range", "setting_table", "why_numbers_differ", "law_takeaways"]
+def data_takeaways(manifest: dict) -> str:
+    """Markdown for notebook 01: the data-size axis, the test measure and its chance level, and
+    the selection split, from the prepared data's manifest."""
+    counts, sizes = manifest["counts"], sorted(manifest.get("subset_sizes") or [])
+    k = (manifest.get("data") or {}).get("cll_negatives")
+    lines = []
+    if sizes:
+        lines.append(f"The data-size axis: {len(sizes)} nested subsets of the {counts['train_pairs']:,} training pairs, "
+                     f"D = {sizes[0]:,} to {sizes[-1]:,} ({math.log10(sizes[-1] / sizes[0]):.1f} decades); each "
+                     "subset holds the smaller ones, so a larger D only adds pairs.")
+    if k:
+        lines.append(f"Every model is measured on the same {counts['test_pairs']:,} test pairs, each against {k} stored "
+                     f"negatives from a pool of {counts['negative_pool']:,} passages: a model that scores every "
+                     f"passage alike gets CLL = log({k + 1}) = {math.log(k + 1):.2f}; every point of a law should "
+                     "sit well below it.")
+    lines.append(f"Checkpoints are chosen on {counts['validation_pairs']:,} validation pairs from articles no training "
+                 "pair comes from, never on the test pairs.")
+    return _bullets(lines)
+
+
+def training_takeaways(records: list[dict]) -> str:
+    """Markdown for notebook 02: how many runs finished, and where each kept its checkpoint. A
+    best check strictly inside the run is the model its data allows; the last check means the
+    run was still improving when its steps ran out (its point sits too high), the first that it
+    memorised its pairs from the start."""
+    ok = [r for r in records if r.get("status") == "ok"]
+    lines = [f"{len(ok)} of {len(records)} runs finished with status ok"
+             + (f"; {len(records) - len(ok)} did not and are no points of the laws." if len(ok) < len(records) else ".")]
+    placed = [(r["result"]["best_check"], r["result"]["checks"]) for r in ok
+              if r.get("result", {}).get("best_check") and r["result"].get("checks")]
+    if placed:
+        inside = sum(1 < b < n for b, n in placed)
+        last = sum(b == n for b, n in placed)
+        first = sum(b == 1 < n for b, n in placed)
+        lines.append(f"{inside} of {len(placed)} kept a check strictly inside the run: the model its data allows.")
+        if last:
+            lines.append(f"{last} kept their last check: still improving when the steps ran out, so their points "
+                         "sit above what their data allows (more steps would lower them).")
+        if first:
+            lines.append(f"{first} kept their first check: they memorised their pairs from the start (a smaller "
+                         "learning rate or fewer passes would help).")
+    seconds = sum(r.get("wall_seconds") or 0 for r in records)
+    if seconds:
+        lines.append(f"The runs took {seconds / 60:,.0f} minutes of wall time added up (runs in parallel overlap).")
+    return _bullets(lines)
+
+
+def evaluation_takeaways(correlations: pd.DataFrame, baseline: dict | None, results: pd.DataFrame) -> str:
+    """Markdown for notebook 03: whether CLL orders models as the ranking metrics do (the
+    paper's reason to use it), and the best run against BM25."""
+    lines = []
+    if len(correlations):
+        weakest = correlations.loc[correlations["spearman"].abs().idxmin()]
+        lines.append(f"Over {int(weakest['runs'])} runs, lower CLL goes with better ranking: Spearman correlations "
+                     + ", ".join(f"{r.metric} {r.spearman:.2f}" for r in correlations.itertuples())
+                     + f". The weakest, {weakest['metric']}, says how far CLL can stand in for ranking quality here.")
+    if len(results) and "mrr_at_10" in results:
+        best = results.loc[results["cll_test"].idxmin()]
+        text = (f"The run with the lowest CLL ({best['model']}, D = {int(best['n_train']):,}: CLL {best['cll_test']:.3f}) "
+                f"reaches MRR@10 {best['mrr_at_10']:.3f}")
+        if baseline:
+            text += f"; BM25 reaches {baseline['mrr_at_10']:.3f}"
+        lines.append(text + ".")
+    return _bullets(lines)
+
+
+def _interval(row, name: str) -> str:
+    return f"{row[name]:.3g} ({row[name + '_low']:.3g} to {row[name + '_high']:.3g})"
+
+
+def annotation_takeaways(laws_table: pd.DataFrame, rates: pd.DataFrame | None) -> str:
+    """Markdown for notebook 04: each method's β with its interval (``laws_table``: one row per
+    method, :func:`annotation_study.law_table`), which exponents the runs pin down, and each
+    method's exchange rate against human pairs at the largest D."""
+    lines = []
+    for row in laws_table.to_dict("records"):
+        method = row["method"]
+        if not math.isfinite(row.get("beta", math.nan)):
+            lines.append(f"**{method}**: {row['status']}.")
+            continue
+        pinned = row["beta_low"] > 0 and row["beta_high"] / row["beta_low"] <= 4
+        lines.append(f"**{method}**: β = {_interval(row, 'beta')}, δ = {row['delta']:.3g}, R² {row['r2']:.3f}"
+                     + ("" if pinned else "; the interval spans more than a factor 4: these runs do not pin β down")
+                     + ".")
+    if rates is not None and len(rates):
+        top = rates[rates["reference_n_train"] == rates["reference_n_train"].max()]
+        for r in top.itertuples():
+            if not math.isfinite(r.rate):
+                lines.append(f"At D = {r.reference_n_train:,}, no number of {r.method} pairs reaches the human loss "
+                             f"{r.loss:.3f}: out of reach (its floor δ lies above it).")
+            else:
+                lines.append(f"At D = {r.reference_n_train:,}, one {r.method} pair is worth {1 / r.rate:.2g} human pairs "
+                             f"(rate {r.rate:.3g}, 95% interval {r.rate_low:.3g} to {r.rate_high:.3g})"
+                             + (", extrapolated beyond its runs" if r.extrapolated else "") + ".")
+    return _bullets(lines)
+
+
+def budget_takeaways(allocations: pd.DataFrame) -> str:
+    """Markdown for notebook 06: at the largest budget, each law's optimum N* and D* under each
+    cost model, and how pricing inference moves it."""
+    if not len(allocations):
+        return _bullets(["No law to allocate a budget with."])
+    top = allocations[allocations["budget"] == allocations["budget"].max()]
+    lines = []
+    for law, rows in top.groupby("law", sort=False):
+        parts = [f"{r.cost_model}: N* = {_num(r.n_star)}, D* = {_num(r.d_star)} (data {r.cost_data / r.budget:.0%} of "
+                 f"the budget), loss {r.loss:.3f}" + (" [at the edge of the N range]" if r.at_edge else "")
+                 for r in rows.itertuples()]
+        lines.append(f"**{law}** law, budget {top['budget'].iloc[0]:,.0f} dollars: " + "; ".join(parts) + ".")
+        if len(rows) == 2:
+            a, b = rows.itertuples()
+            lines.append(f"From {a.cost_model} to {b.cost_model}, the {law} optimum moves from N* = {_num(a.n_star)}, "
+                         f"D* = {_num(a.d_star)} to N* = {_num(b.n_star)}, D* = {_num(b.d_star)}: "
+                         + ("a smaller model." if b.n_star < a.n_star else "a larger model." if b.n_star > a.n_star
+                            else "the same model."))
+    return _bullets(lines)
+
+
+__all__ = ["ASPECTS", "describe_setting", "paper_n_range", "setting_table", "why_numbers_differ", "law_takeaways",
+           "data_takeaways", "training_takeaways", "evaluation_takeaways", "annotation_takeaways", "budget_takeaways"]
