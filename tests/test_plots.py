@@ -39,3 +39,26 @@ def test_log_loss_axes_read_as_plain_numbers():
     labels = [t.get_text() for t in ax.yaxis.get_ticklabels(minor=True) + ax.yaxis.get_ticklabels() if t.get_text()]
     assert labels and not any("10^" in t or "times" in t for t in labels), labels
     assert all(float(t) > 0 for t in labels)
+
+
+def test_series_differ_without_colour():
+    """Each method of the annotation figure has its own marker and its own dash: the figure reads
+    in grayscale."""
+    import pandas as pd
+
+    from drscaling.plots import plot_annotation_laws, series_style
+
+    styles = [series_style(i) for i in range(8)]
+    assert len({s["marker"] for s in styles}) == len({str(s["linestyle"]) for s in styles}) == 8
+    d = np.array([100, 200, 400, 800], dtype=float)
+    points, studies = [], {}
+    for i, (label, beta) in enumerate([("human", 0.4), ("ict", 0.3), ("keywords", 0.2)]):
+        loss = (50 / d) ** beta + 2.0 + 0.1 * i
+        points.append(pd.DataFrame({"annotation": label, "n_train": d, "cll_test": loss}))
+        studies[label] = laws.fit_for_study("data_size", d, loss, n_resamples=5, seed=0)
+    fig = plot_annotation_laws(pd.concat(points), studies)
+    ax = fig.axes[0]
+    markers = [c.get_paths()[0].vertices.round(3).tobytes() for c in ax.collections]
+    assert len(markers) == 3 and len(set(markers)) == 3  # three marker shapes
+    dashes = {str(line.get_linestyle()) for line in ax.get_lines()}
+    assert len(dashes) == 3

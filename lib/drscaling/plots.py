@@ -5,6 +5,20 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from cycler import cycler
+
+# One look in every figure, readable in grayscale and by colour-blind readers: series differ in
+# colour (Okabe-Ito), marker and dash, so a printout without colour still tells them apart.
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+DASHES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 2, 2, 2))]
+plt.rcParams["axes.prop_cycle"] = cycler(color=PALETTE) + cycler(linestyle=DASHES)
+
+
+def series_style(i: int) -> dict:
+    """Colour, marker and dash of the i-th series of a figure (they repeat after 8)."""
+    k = i % len(PALETTE)
+    return {"color": PALETTE[k], "marker": MARKERS[k], "linestyle": DASHES[k]}
 
 
 def plot_dataset_statistics(lengths: pd.DataFrame, qpp: pd.Series, title: str = ""):
@@ -154,11 +168,11 @@ def plot_joint_law(study, labels: dict, title: str):
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     grid = np.geomspace(d.min() / 1.5, d.max() * 1.5, 200)
     for i, size in enumerate(sorted(set(n))):
-        color = f"C{i}"
+        style = series_style(i)
         mask = n == size
-        ax.plot(grid, fit.predict(np.full_like(grid, size), grid), color=color,
-                label=f"{labels.get(size, f'N={size:,.0f}')} (N={size:,.0f})")
-        ax.scatter(d[mask], y[mask], color=color, zorder=3)
+        ax.plot(grid, fit.predict(np.full_like(grid, size), grid), color=style["color"], ls=style["linestyle"],
+                marker=style["marker"], markevery=[], label=f"{labels.get(size, f'N={size:,.0f}')} (N={size:,.0f})")
+        ax.scatter(d[mask], y[mask], color=style["color"], marker=style["marker"], zorder=3)
         for dd, yy in zip(d[mask], y[mask]):
             if (size, dd) in held:
                 ax.scatter([dd], [yy], s=140, facecolors="none", edgecolors="red", zorder=4)
@@ -174,7 +188,7 @@ def plot_joint_law(study, labels: dict, title: str):
 
 def plot_annotation_laws(points: pd.DataFrame, studies: dict, title: str = ""):
     """The paper's Figure 5: test CLL against D (log-log), one colour per annotation method,
-    its runs as points and its fitted data-size law as a line (dashed outside its runs' D)."""
+    its runs as points and its fitted data-size law as a line (faint outside its runs' D)."""
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
@@ -182,17 +196,18 @@ def plot_annotation_laws(points: pd.DataFrame, studies: dict, title: str = ""):
     d_all = points["n_train"].astype(float)
     grid = np.geomspace(d_all.min() / 1.3, d_all.max() * 1.3, 200)
     for i, label in enumerate(labels):
-        color = f"C{i % 10}"
+        style = series_style(i)
         frame = points[points["annotation"] == label]
         legend = label
         if label in studies:
             fit = studies[label].fit
             p = fit.params
             inside = (grid >= frame["n_train"].min()) & (grid <= frame["n_train"].max())
-            ax.plot(grid[inside], fit.predict(grid[inside]), color=color)
-            ax.plot(grid, fit.predict(grid), color=color, ls=":", lw=0.8)
+            ax.plot(grid[inside], fit.predict(grid[inside]), color=style["color"], ls=style["linestyle"])
+            ax.plot(grid, fit.predict(grid), color=style["color"], ls=style["linestyle"], lw=0.6, alpha=0.5)
             legend = f"{label}: ({p['B']:.3g}/D)^{p['beta']:.2f} + {p['delta']:.2f}"
-        ax.scatter(frame["n_train"], frame["cll_test"], color=color, zorder=3, label=legend)
+        ax.scatter(frame["n_train"], frame["cll_test"], color=style["color"], marker=style["marker"], zorder=3,
+                   label=legend)
     ax.set(xscale="log", yscale="log", xlabel="D (training pairs)", ylabel="test CLL (human test pairs)",
            title=title or "data-size law per annotation method")
     plain_log_labels(ax)
@@ -231,12 +246,13 @@ def plot_budget_lines(name: str, law_params: dict, cost_models: dict, budgets, n
     for ax, (label, cost) in zip(axes[0], cost_models.items()):
         for i, z in enumerate(budgets):
             n, _, loss = bud.loss_along_budget(z, law_params, cost, n_grid)
-            ax.plot(n, loss, color=f"C{i}", label=f"${z:,.0f}")
+            style = series_style(i)
+            ax.plot(n, loss, color=style["color"], ls=style["linestyle"], label=f"${z:,.0f}")
             try:
                 opt = bud.optimal_allocation(z, law_params, cost, n_bounds=(n_grid[0], n_grid[-1]))
             except ValueError:  # this budget cannot pay for the smallest model
                 continue
-            ax.scatter([opt["n_star"]], [opt["loss"]], color=f"C{i}", marker="*", s=120, zorder=3)
+            ax.scatter([opt["n_star"]], [opt["loss"]], color=style["color"], marker="*", s=120, zorder=3)
         ax.set(xscale="log", yscale="log", xlabel="N (non-embedding parameters)", title=f"{name}: {label}")
     axes[0][0].set_ylabel("predicted test CLL")
     axes[0][-1].legend(fontsize=8)
