@@ -59,8 +59,11 @@ def fit_methods(results: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -
     for column in ("annotation", "n_train", "cll_test", "status", "run_id"):
         if column not in results:
             raise KeyError(f"results: missing column {column!r} (expected the runs of the annotation sweep)")
+    from tqdm.auto import tqdm
+
     studies, report = {}, {}
-    for label, frame in results.groupby("annotation", sort=False):
+    groups = results.groupby("annotation", sort=False)
+    for label, frame in tqdm(groups, total=groups.ngroups, desc="fit per method", unit="method", mininterval=2):
         ok = frame[frame["status"] == "ok"].sort_values("n_train")
         left_out = frame[frame["status"] != "ok"]
         record = {"run_ids": ok["run_id"].tolist(),

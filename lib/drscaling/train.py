@@ -149,7 +149,8 @@ def stacked_batch(*parts: tuple[Tokens, np.ndarray]) -> tuple[torch.Tensor, torc
 def tokenize(texts: list[str], tokenizer, max_length: int, batch: int = 4096) -> Tokens:
     ids = np.zeros((len(texts), max_length), dtype=np.int32)
     lengths = np.zeros(len(texts), dtype=np.int64)
-    for start in range(0, len(texts), batch):
+    starts = range(0, len(texts), batch)
+    for start in tqdm(starts, desc="tokenise", unit="batch", disable=len(starts) < 3, leave=False, mininterval=2):
         enc = tokenizer(texts[start:start + batch], truncation=True, max_length=max_length)["input_ids"]
         for i, row in enumerate(enc, start):
             ids[i, : len(row)] = row
@@ -404,63 +405,85 @@ def build_model(model_spec: dict, vocab_size: int, cfg: TrainingConfig, seed: in
     return DualEncoder.from_shape(model_spec["layers"], model_spec["hidden"], vocab_size, cfg.projection_dim, seed=seed)
 
 
-def train_and_evaluate(spec, run_dir: str | Path) -> dict:
-    """Train the run described by ``spec`` (a grid RunSpec) in ``run_dir``, resuming from its
-    saved state if there is one, then evaluate the kept checkpoint. Returns the result
-    (status ok / not_learning / nan_loss, metrics, counts, timings)."""
-    from .datasets import ProcessedData
+# ---------------------------------------------------------------- a run's stages
 
-    from .provenance import TRAINER_VERSION
+@dataclass
+class RunTexts:
+    """A run's tokenised texts: every query and every corpus passage (cached per dataset and
+    tokenizer), and the maps from query and passage ids to their rows."""
 
-    run_dir = Path(run_dir)
-    planned_for = getattr(spec, "trainer_version", TRAINER_VERSION)
-    if planned_for != TRAINER_VERSION:
-        raise RuntimeError(f"run {getattr(spec, 'run_id', '')} was planned for trainer version {planned_for}, "
-                           f"but this trainer is version {TRAINER_VERSION}: plan the grid again")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg = TrainingConfig(**spec.training)
-    data = ProcessedData(paths.processed_dir(spec.dataset))
-    if spec.data_key and data.manifest["key"] != spec.data_key:
-        raise RuntimeError(f"{data.dir} was prepared again since this run was planned (data key changed)")
-    device = device_for(cfg)
+    tokenizer: object
+    queries: Tokens
+    passages: Tokens
+    query_row: dict
+    corpus_row: dict
 
-    # tokenised texts (cached per dataset and tokenizer)
-    tokenizer, tok_name = run_tokenizer(spec.model, data)
-    corpus_row = {p: i for i, p in enumerate(data.corpus["pid"])}
+
+def run_texts(data, model_spec: dict, cfg: TrainingConfig) -> RunTexts:
+    tokenizer, name = run_tokenizer(model_spec, data)
     queries = data.all_queries
-    query_row = {q: i for i, q in enumerate(queries["qid"])}
-    passage_tokens = cached_tokens(data, "passages", data.corpus["text"].tolist(), tokenizer, tok_name, cfg.max_passage_length)
-    query_tokens = cached_tokens(data, "queries", queries["text"].tolist(), tokenizer, tok_name, cfg.max_query_length)
+    passages = cached_tokens(data, "passages", data.corpus["text"].tolist(), tokenizer, name, cfg.max_passage_length)
+    return RunTexts(tokenizer,
+                    cached_tokens(data, "queries", queries["text"].tolist(), tokenizer, name, cfg.max_query_length),
+                    passages, {q: i for i, q in enumerate(queries["qid"])},
+                    {p: i for i, p in enumerate(data.corpus["pid"])})
 
-    # the training pairs: query tokens and rows, positive tokens and rows, and each positive's
-    # corpus row (which passage it is, so that it is never its own query's negative)
+
+@dataclass
+class TrainingPairs:
+    """What the trainer learns from, whatever made the pairs: each pair's query (a row of
+    ``query_tokens``), its positive (a row of ``positive_tokens``) and the positive's corpus row
+    (so that it is never its own query's negative); ``frame`` is the pairs as stored."""
+
+    query_tokens: Tokens
+    query_rows: np.ndarray
+    positive_tokens: Tokens
+    positive_rows: np.ndarray
+    corpus_rows: np.ndarray
+    frame: object
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def training_pairs(data, spec, texts: RunTexts, cfg: TrainingConfig) -> TrainingPairs:
+    """The run's training pairs: the first ``n_train`` human pairs (rows of the cached texts),
+    or another annotation method's pairs (made once and kept under data/processed/, tokenised
+    here). The one place that knows annotation methods; the trainer only sees the pairs."""
     if spec.annotation == "human" and not getattr(spec, "annotation_options", None):
         pairs = data.subset(spec.n_train)
-        train_q_tokens, pair_q = query_tokens, np.array([query_row[q] for q in pairs["qid"]])
-        pair_p = np.array([corpus_row[p] for p in pairs["pid"]])
-        train_p_tokens, pair_pos = passage_tokens, pair_p
-    else:  # another annotation method: its pairs (made once, kept under data/processed/)
-        from .annotate import stored_pairs
+        corpus_rows = np.array([texts.corpus_row[p] for p in pairs["pid"]])
+        return TrainingPairs(texts.queries, np.array([texts.query_row[q] for q in pairs["qid"]]), texts.passages,
+                             corpus_rows, corpus_rows, pairs)
+    from .annotate import stored_pairs
 
-        pairs = stored_pairs(data, spec.annotation, spec.n_train, spec.seed, spec.annotation_options)
-        train_q_tokens = tokenize(pairs["query"].tolist(), tokenizer, cfg.max_query_length)
-        train_p_tokens = tokenize(pairs["positive"].tolist(), tokenizer, cfg.max_passage_length)
-        pair_q = pair_pos = np.arange(len(pairs))
-        pair_p = np.array([corpus_row[p] for p in pairs["pid"]])
-    plan = BatchPlan(train_p_tokens.lengths[pair_pos] + train_q_tokens.lengths[pair_q], data.negative_pool, cfg,
-                     spec.seed)
-    select_split = cfg.select_on
-    check = periodic_evaluator(data, select_split, corpus_row, query_tokens, query_row, passage_tokens, cfg, spec.seed)
+    pairs = stored_pairs(data, spec.annotation, spec.n_train, spec.seed, spec.annotation_options)
+    own = np.arange(len(pairs))
+    return TrainingPairs(tokenize(pairs["query"].tolist(), texts.tokenizer, cfg.max_query_length), own,
+                         tokenize(pairs["positive"].tolist(), texts.tokenizer, cfg.max_passage_length), own,
+                         np.array([texts.corpus_row[p] for p in pairs["pid"]]), pairs)
 
-    model = build_model(spec.model, len(tokenizer), cfg, spec.seed, run_dir.parent).to(device)
-    if cfg.dropout is not None:
-        set_dropout(model, cfg.dropout)
+
+def new_optimizer(model: DualEncoder, cfg: TrainingConfig, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW, weight decay on matrices only (not on biases and LayerNorm weights)."""
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW(
+    return torch.optim.AdamW(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=cfg.learning_rate, fused=device.type == "cuda",
     )
+
+
+def train_loop(model: DualEncoder, optimizer, pairs: TrainingPairs, negatives_from: Tokens, negative_pool: np.ndarray,
+               check: Evaluator, cfg: TrainingConfig, seed: int, run_dir: Path, device: torch.device,
+               label: str = "") -> dict:
+    """Train ``model`` on ``pairs`` (negatives: rows of ``negatives_from`` drawn from
+    ``negative_pool``) from the run's saved state if there is one, keeping the best check's
+    checkpoint in ``run_dir/best`` and saving resumable state at every check. Returns the final
+    state: status (running = finished its steps, not_learning, nan_loss), step, best, best_step,
+    train_seconds, precision."""
+    plan = BatchPlan(pairs.positive_tokens.lengths[pairs.positive_rows] + pairs.query_tokens.lengths[pairs.query_rows],
+                     negative_pool, cfg, seed)
     log_path = run_dir / "log.jsonl"
     state = _load_state(run_dir, model, optimizer, device) or {
         "step": 0, "best": None, "best_step": None, "train_seconds": 0.0, "status": "running",
@@ -474,20 +497,21 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
     model.train()
     started = time.time() - state["train_seconds"]
     running, seen = 0.0, 0
-    bar = tqdm(total=cfg.steps, initial=state["step"], desc=f"train {getattr(spec, 'run_id', '')}", mininterval=2)
+    bar = tqdm(total=cfg.steps, initial=state["step"], desc=f"train {label}", mininterval=2)
     step = state["step"]
     while step < cfg.steps and state["status"] == "running":
         rows, negatives = plan(step)
-        torch.manual_seed(spec.seed * 1_000_003 + step)  # dropout: a function of (seed, step)
-        q_ids, q_mask = train_q_tokens.batch(pair_q[rows])
-        p_ids, p_mask = stacked_batch((train_p_tokens, pair_pos[rows]), (passage_tokens, negatives))
+        torch.manual_seed(seed * 1_000_003 + step)  # dropout: a function of (seed, step)
+        q_ids, q_mask = pairs.query_tokens.batch(pairs.query_rows[rows])
+        p_ids, p_mask = stacked_batch((pairs.positive_tokens, pairs.positive_rows[rows]), (negatives_from, negatives))
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, step)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
             q = model.encode(q_ids.to(device), q_mask.to(device))
             p = model.encode(p_ids.to(device), p_mask.to(device))
         b = len(rows)
-        loss = contrastive_loss(q.float(), p[:b].float(), p[b:].float(), torch.from_numpy(pair_p[rows]).to(device),
+        loss = contrastive_loss(q.float(), p[:b].float(), p[b:].float(),
+                                torch.from_numpy(pairs.corpus_rows[rows]).to(device),
                                 torch.from_numpy(negatives).to(device), cfg.in_batch_negatives)
         if not torch.isfinite(loss):
             state["status"] = "nan_loss"
@@ -504,12 +528,11 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
             value = float(check(model, device, bf16=cfg.eval_bf16).mean())
             train_loss = running / seen
             running, seen = 0.0, 0
-            improved = state["best"] is None or value < state["best"]
-            if improved:
+            if state["best"] is None or value < state["best"]:
                 state["best"], state["best_step"] = value, step
                 model.save(run_dir / "best")
             state["step"], state["train_seconds"] = step, time.time() - started
-            _log(log_path, {"step": step, "train_loss": train_loss, f"{select_split}_cll_check": value,
+            _log(log_path, {"step": step, "train_loss": train_loss, f"{cfg.select_on}_cll_check": value,
                             "lr": learning_rate(cfg, step - 1), "seconds": round(state["train_seconds"], 1)})
             bar.set_postfix(loss=f"{train_loss:.3f}", cll=f"{value:.3f}", best=f"{state['best']:.3f}")
             # not learning: past twice the warmup (and a fifth of the run), both the training
@@ -520,53 +543,99 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
                 _log(log_path, {"step": step, "event": "not_learning", "chance": chance_eval})
             _save_state(run_dir, model, optimizer, state)
     bar.close()
-    train_seconds = time.time() - started
+    return {**state, "step": step, "train_seconds": time.time() - started, "precision": precision}
 
-    result = {
-        "status": "ok" if state["status"] == "running" else state["status"],
-        "steps": step, "best_step": state["best_step"], "train_seconds": round(train_seconds, 1),
-        "selected_on": select_split, f"{select_split}_cll_check_best": state["best"],
-        "device": str(device), "torch_threads": torch.get_num_threads(), "precision": precision,
-        "train_pairs": int(len(pairs)), "train_passages": int(len(np.unique(pair_p))),
-    }
-    # where the kept checkpoint lies: a best check that is the run's first or last says the run
-    # did not reach its validation optimum inside its budget (or reached it at once)
+
+def checkpoint_position(cfg: TrainingConfig, best_step: int | None, n_pairs: int) -> dict:
+    """Where the kept checkpoint lies among the run's checks: a best check that is the run's
+    first or last says the run did not reach its validation optimum inside its budget (or
+    reached it at once)."""
     checks = [s for s in range(1, cfg.steps + 1) if s % cfg.eval_every == 0 or s == cfg.steps]
-    if state["best_step"] in checks:
-        result.update(checks=len(checks), best_check=checks.index(state["best_step"]) + 1,
-                      best_pass=round(state["best_step"] * cfg.batch_size / len(pairs), 3))
-    if "noisy" in pairs:
-        result["noisy_pairs"] = int(pairs["noisy"].sum())
-    if result["status"] == "nan_loss" or state["best_step"] is None:
-        result.update(n_params=count_nonembedding_params(model), n_params_paper_code=count_params_as_paper_code(model))
-        return result
+    if best_step not in checks:
+        return {}
+    return {"checks": len(checks), "best_check": checks.index(best_step) + 1,
+            "best_pass": round(best_step * cfg.batch_size / n_pairs, 3)}
 
-    # full evaluation of the kept checkpoint
-    eval_started = time.time()
-    best = DualEncoder.load(run_dir / "best", device)
-    result.update(n_params=count_nonembedding_params(best), n_params_paper_code=count_params_as_paper_code(best))
+
+def evaluate_checkpoint(best: DualEncoder, data, texts: RunTexts, cfg: TrainingConfig, device: torch.device,
+                        run_dir: Path) -> dict:
+    """The full evaluation of a kept checkpoint: test and validation CLL on the stored draws
+    (per-pair values kept in ``run_dir/cll_<split>.npy``) and ranking metrics of the test
+    queries over the whole corpus."""
+    started = time.time()
     # every corpus passage and every evaluated query is encoded once, then reused; in the compact
     # (H + 1)-d form where that is smaller than the projection (same scores, cheaper products)
     side = best.compact_dim() < best.projection.out_features
     eval_bf16 = cfg.eval_bf16 and device.type == "cuda"
-    result["eval_precision"] = "bf16" if eval_bf16 else "fp32"
-    passage_emb = encode(best, passage_tokens, device=device, desc="encode corpus", side=side and "passage",
+    result = {"eval_precision": "bf16" if eval_bf16 else "fp32"}
+    passage_emb = encode(best, texts.passages, device=device, desc="encode corpus", side=side and "passage",
                          bf16=eval_bf16)
     query_emb = {}
     for split in ("test", "validation"):
         rows = data.all_queries.index[data.all_queries["split"] == split].to_numpy()
-        emb = encode(best, query_tokens, rows, device=device, side=side and "query", bf16=eval_bf16)
+        emb = encode(best, texts.queries, rows, device=device, side=side and "query", bf16=eval_bf16)
         query_emb[split] = dict(zip(data.all_queries["qid"].to_numpy()[rows], emb))
         q_pairs = data.qrels(split)
-        ev = Evaluator(query_tokens, np.array([query_row[q] for q in q_pairs["qid"]]),
-                       np.array([corpus_row[p] for p in q_pairs["pid"]]), passage_tokens, data.cll_negatives(split))
+        ev = Evaluator(texts.queries, np.array([texts.query_row[q] for q in q_pairs["qid"]]),
+                       np.array([texts.corpus_row[p] for p in q_pairs["pid"]]), texts.passages,
+                       data.cll_negatives(split))
         values = ev(best, device, passage_emb, torch.stack([query_emb[split][q] for q in q_pairs["qid"]]))
         with atomic_path(run_dir / f"cll_{split}.npy") as tmp:
             with open(tmp, "wb") as f:
                 np.save(f, values)
         result[f"cll_{split}"] = float(values.mean())
     result.update(rank_test_queries(data, query_emb["test"], passage_emb))
-    result["eval_seconds"] = round(time.time() - eval_started, 1)
+    result["eval_seconds"] = round(time.time() - started, 1)
+    return result
+
+
+def train_and_evaluate(spec, run_dir: str | Path) -> dict:
+    """Train the run described by ``spec`` (a grid RunSpec) in ``run_dir``, resuming from its
+    saved state if there is one, then evaluate the kept checkpoint. Returns the result
+    (status ok / not_learning / nan_loss, metrics, counts, timings). The stages:
+    :func:`run_texts`, :func:`training_pairs`, :func:`train_loop` (with :func:`periodic_evaluator`
+    as its check), :func:`evaluate_checkpoint`."""
+    from .datasets import ProcessedData
+    from .provenance import TRAINER_VERSION
+
+    run_dir = Path(run_dir)
+    planned_for = getattr(spec, "trainer_version", TRAINER_VERSION)
+    if planned_for != TRAINER_VERSION:
+        raise RuntimeError(f"run {getattr(spec, 'run_id', '')} was planned for trainer version {planned_for}, "
+                           f"but this trainer is version {TRAINER_VERSION}: plan the grid again")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg = TrainingConfig(**spec.training)
+    data = ProcessedData(paths.processed_dir(spec.dataset))
+    if spec.data_key and data.manifest["key"] != spec.data_key:
+        raise RuntimeError(f"{data.dir} was prepared again since this run was planned (data key changed)")
+    device = device_for(cfg)
+
+    texts = run_texts(data, spec.model, cfg)
+    pairs = training_pairs(data, spec, texts, cfg)
+    check = periodic_evaluator(data, cfg.select_on, texts.corpus_row, texts.queries, texts.query_row, texts.passages,
+                               cfg, spec.seed)
+    model = build_model(spec.model, len(texts.tokenizer), cfg, spec.seed, run_dir.parent).to(device)
+    if cfg.dropout is not None:
+        set_dropout(model, cfg.dropout)
+    state = train_loop(model, new_optimizer(model, cfg, device), pairs, texts.passages, data.negative_pool, check,
+                       cfg, spec.seed, run_dir, device, label=getattr(spec, "run_id", ""))
+
+    result = {
+        "status": "ok" if state["status"] == "running" else state["status"],
+        "steps": state["step"], "best_step": state["best_step"], "train_seconds": round(state["train_seconds"], 1),
+        "selected_on": cfg.select_on, f"{cfg.select_on}_cll_check_best": state["best"],
+        "device": str(device), "torch_threads": torch.get_num_threads(), "precision": state["precision"],
+        "train_pairs": len(pairs), "train_passages": int(len(np.unique(pairs.corpus_rows))),
+        **checkpoint_position(cfg, state["best_step"], len(pairs)),
+    }
+    if "noisy" in pairs.frame:
+        result["noisy_pairs"] = int(pairs.frame["noisy"].sum())
+    if result["status"] == "nan_loss" or state["best_step"] is None:
+        result.update(n_params=count_nonembedding_params(model), n_params_paper_code=count_params_as_paper_code(model))
+        return result
+    best = DualEncoder.load(run_dir / "best", device)
+    result.update(n_params=count_nonembedding_params(best), n_params_paper_code=count_params_as_paper_code(best))
+    result.update(evaluate_checkpoint(best, data, texts, cfg, device, run_dir))
     return result
 
 
@@ -581,5 +650,7 @@ def rank_test_queries(data, test_query_emb: dict, passage_emb: torch.Tensor) -> 
     return {k: v for k, v in metrics.items() if k != "n_queries"}
 
 
-__all__ = ["contrastive_loss", "example_batch", "example_batch_of_run", "run_tokenizer", "train_and_evaluate", "learning_rate", "epoch_batches", "BatchPlan", "Tokens",
+__all__ = ["contrastive_loss", "example_batch", "example_batch_of_run", "run_tokenizer", "train_and_evaluate",
+           "run_texts", "RunTexts", "training_pairs", "TrainingPairs", "new_optimizer", "train_loop",
+           "checkpoint_position", "evaluate_checkpoint", "learning_rate", "epoch_batches", "BatchPlan", "Tokens",
            "stacked_batch", "tokenize", "encode", "Evaluator"]
