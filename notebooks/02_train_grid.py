@@ -97,7 +97,8 @@ table = shape_table(shapes, vocab_size=len(data.tokenizer()))
 # %%
 records = grid.run_grid(prof, planned, executor=executor, ray_address=ray_address)
 status = pd.DataFrame([{"run_id": r["run_id"], "status": r["status"], "this call": "skipped" if r.get("skipped") else "ran",
-                        "wall_seconds": r.get("wall_seconds")} for r in records])
+                        "wall_seconds": r.get("wall_seconds")} for r in records],
+                      columns=["run_id", "status", "this call", "wall_seconds"])  # (a profile with no main grid: none)
 display(status["status"].value_counts().to_frame())
 problems = [r for r in records if r["status"] != "ok"]
 if not problems:
@@ -127,12 +128,15 @@ grid.write_summary(prof, records)
 from drscaling.train import example_batch_of_run
 
 by_d = sorted((p for p in planned if "data_size" in p.sweeps), key=lambda p: p.spec.n_train)
-example = (by_d or [p for p in planned if "pretraining" not in p.sweeps])[-1]
+candidates = by_d or [p for p in planned if "pretraining" not in p.sweeps]
 try:
+    if not candidates:
+        raise FileNotFoundError("this profile has no main grid")
+    example = candidates[-1]
     scores, loss = example_batch_of_run(grid.runs_dir(prof) / example.run_id, example.spec, data)
     print(f"{example.run_id}: loss of this batch {loss:.3f}; chance log({scores.shape[1]}) = {math.log(scores.shape[1]):.3f}")
     display(scores.round(2))
-except FileNotFoundError as e:  # the run failed (allow_missing_runs): no example
+except FileNotFoundError as e:  # the run failed (allow_missing_runs), or there is none: no example
     print(f"no example: {e}")
 
 

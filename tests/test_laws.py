@@ -501,3 +501,12 @@ def test_fit_study_laws_recovers_known_laws_and_reports_the_rest():
     table = laws.parameter_table({"model_size": fit})
     assert table.loc[("model_size", "alpha"), "value"] == pytest.approx(0.6, rel=1e-3)
     assert table.loc[("model_size", "R² (log L)"), "value"] == pytest.approx(1.0)
+
+
+def test_parameter_table_of_no_fit_is_empty_with_its_columns():
+    """A profile with no main grid fits no law: notebook 05 still shows a (empty) table."""
+    from drscaling.laws import parameter_table
+
+    table = parameter_table({})
+    assert len(table) == 0 and list(table.columns) == ["value", "95% low", "95% high"]
+    assert list(table.index.names) == ["law", "parameter"]

@@ -86,6 +86,7 @@ def test_training_takeaways_say_where_runs_kept_their_checkpoint():
     assert "2 kept their last check" in text and "1 kept their first check" in text
     assert "5 minutes of wall time" in text
     assert "last check" not in narrative.training_takeaways([record(3, 8)])
+    assert "no main grid" in narrative.training_takeaways([])
 
 
 def test_evaluation_takeaways_name_the_weakest_correlation_and_bm25():

@@ -308,7 +308,7 @@ def test_profile_without_annotation_study_runs_to_the_end(shared_squad, tmp_path
     """Notebook 04 on a profile with no annotation study writes an annotation.json that says
     so instead of failing, and 05 and 06 run after it (smoke's grid, shorter runs)."""
     doc = yaml.safe_load((paths.CONFIGS / "smoke.yaml").read_text())
-    for key in ("annotation_n_train", "annotation_methods"):
+    for key in ("annotation_n_train", "annotation_methods", "pretraining"):  # (no pretraining: fewer runs)
         doc["grid"].pop(key)
     doc["training"]["steps"] = 20
     path = tmp_path / "smoke-plain.yaml"
@@ -322,4 +322,31 @@ def test_profile_without_annotation_study_runs_to_the_end(shared_squad, tmp_path
     assert not (profile.outputs_dir / "tables" / "annotation_results.csv").exists()
     fits = json.loads((profile.outputs_dir / "fits.json").read_text())
     assert "params" in fits["laws"]["model_size"] and "params" in fits["laws"]["data_size"]
+    assert (profile.outputs_dir / "budget.json").is_file()
+
+
+def test_profile_with_only_an_annotation_study_runs_to_the_end(shared_squad, tmp_path):
+    """The shape of the cpu-annotation profile: no main grid, only notebook 04's study (with its
+    shape's pretraining, planned by 04 itself). 02, 03, 05 and 06 say there is nothing to do
+    instead of failing; 04 fits its laws (smoke data, two methods, shorter runs)."""
+    doc = yaml.safe_load((paths.CONFIGS / "smoke.yaml").read_text())
+    for key in ("model_size_shapes", "model_size_n_train", "data_size_shape", "data_size_n_train", "joint_shapes",
+                "joint_n_train"):
+        doc["grid"].pop(key)
+    doc["grid"]["annotation_shape"] = {"layers": 1, "hidden": 32}
+    doc["grid"]["annotation_methods"] = [{"method": "human"}, {"method": "noisy_human", "rate": 0.5}]
+    doc["training"]["steps"] = 20
+    path = tmp_path / "smoke-annotation.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    profile = load_profile(path)
+    for name in ("01_prepare_data", "02_train_grid", "03_evaluate", "04_annotation_quality",
+                 "05_fit_scaling_laws", "06_budget_allocation"):
+        run_notebook(name, path)
+    assert "This profile has no main grid" in outputs_text(profile.outputs_dir / "notebooks" / "02_train_grid.ipynb")
+    assert json.loads((profile.outputs_dir / "runs" / "grid.json").read_text())["counts"] == {}
+    study = json.loads((profile.outputs_dir / "annotation.json").read_text())
+    assert study["complete"] is True and len(study["runs"]) == 8 and len(study["pretraining_runs"]) == 1
+    assert {"human", "noisy_human-0.5"} == {label for label, law in study["laws"].items() if "params" in law}
+    fits = json.loads((profile.outputs_dir / "fits.json").read_text())
+    assert all(law["status"].startswith("not fitted: 0 points") for law in fits["laws"].values())
     assert (profile.outputs_dir / "budget.json").is_file()

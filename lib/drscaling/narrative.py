@@ -189,6 +189,8 @@ def training_takeaways(records: list[dict]) -> str:
     best check strictly inside the run is the model its data allows; the last check means the
     run was still improving when its steps ran out (its point sits too high), the first that it
     memorised its pairs from the start."""
+    if not records:
+        return _bullets(["This profile has no main grid: no run here (its study, if any, is notebook 04's)."])
     ok = [r for r in records if r.get("status") == "ok"]
     lines = [f"{len(ok)} of {len(records)} runs finished with status ok"
              + (f"; {len(records) - len(ok)} did not and are no points of the laws." if len(ok) < len(records) else ".")]

@@ -111,4 +111,5 @@ def parameter_table(fits: dict) -> "pandas.DataFrame":
             lo, hi = (fit.intervals or {}).get(name, (math.nan, math.nan))
             rows.append({"law": law, "parameter": name, "value": value, "95% low": lo, "95% high": hi})
         rows.append({"law": law, "parameter": "R² (log L)", "value": fit.r2})
-    return pd.DataFrame(rows).set_index(["law", "parameter"])
+    columns = ["law", "parameter", "value", "95% low", "95% high"]  # also when no law was fitted
+    return pd.DataFrame(rows, columns=columns).set_index(["law", "parameter"])
