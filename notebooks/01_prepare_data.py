@@ -90,16 +90,7 @@ save_figure(fig, prof.outputs_dir / "figures" / "data_statistics.png")
 # contains every smaller one.
 
 # %%
-rows = []
-previous = set()
-for d in manifest["subset_sizes"]:
-    sub = data.subset(d)
-    queries = set(sub["qid"])
-    assert previous <= queries, "subsets must be nested"
-    rows.append({"D": d, "queries": len(queries), "passages": sub["pid"].nunique(),
-                 "share of training pairs": d / len(data.train_order)})
-    previous = queries
-pd.DataFrame(rows).set_index("D")
+stats.subset_table(data)  # raises if a subset does not hold the smaller ones
 
 # %% [markdown]
 # ## The evaluation draw
@@ -108,15 +99,7 @@ pd.DataFrame(rows).set_index("D")
 # pair the draw stores K negatives x R repeats (the paper: 256 x 10), as corpus rows.
 
 # %%
-pool = set(data.negative_pool.tolist())
-corpus_row = {pid: i for i, pid in enumerate(data.corpus["pid"])}
-for split in ("test", "validation"):
-    positives = {corpus_row[p] for p in data.qrels(split)["pid"]}
-    draws = data.cll_negatives(split)
-    assert not positives & pool, f"a {split} positive is in the negative pool"
-    assert set(np.unique(draws)) <= pool
-    print(f"{split}: {draws.shape[0]:,} pairs x {draws.shape[1]} repeats x {draws.shape[2]} negatives")
-print(f"negative pool: {len(pool):,} of {len(data.corpus):,} corpus passages")
+print("\n".join(stats.evaluation_draws(data)))  # raises if a positive is in the pool
 print(f"chance level of the CLL: log({manifest['data']['cll_negatives']} + 1) = {np.log(manifest['data']['cll_negatives'] + 1):.2f}")
 
 # %% [markdown]

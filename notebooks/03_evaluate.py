@@ -60,16 +60,9 @@ results["status"].value_counts().to_frame()
 # the GPU, and the host; `precision` and `train_seconds` / `wall_seconds` say how it ran.
 
 # %%
-COLUMNS = ["run_id", "annotation", "model", "layers", "hidden", "n_params", "n_params_paper_code", "n_train", "seed",
-           "cll_test", "cll_validation", "mrr_at_10", "ndcg_at_10", "recall_at_10", "recall_at_100",
-           "steps", "best_step", "train_seconds", "eval_seconds", "status", "sweeps", "trainer_version",
-           "precision", "provenance.commit", "provenance.dirty"]
-for c in COLUMNS:
-    if c not in results:
-        results[c] = None
-table = results[COLUMNS + [c for c in results.columns if c not in COLUMNS]]
+table = grid.results_table(results)  # the study's record of each run first (grid.RESULT_COLUMNS), then the rest
 save_table(table, prof.outputs_dir / "results.csv")
-table[COLUMNS]
+table[grid.RESULT_COLUMNS]
 
 # %% [markdown]
 # ## BM25 reference

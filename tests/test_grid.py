@@ -589,3 +589,14 @@ def test_a_later_training_setting_at_its_default_keeps_run_ids():
     assert spec(training={**base.training, "eval_bf16": True}).run_id != base.run_id
     assert spec(training={**base.training, "dropout": None}).run_id == base.run_id
     assert spec(training={**base.training, "dropout": 0.3}).run_id != base.run_id
+
+
+def test_results_table_puts_the_record_first_and_keeps_the_rest():
+    import pandas as pd
+
+    results = pd.DataFrame({"training.learning_rate": [2e-3], "cll_test": [3.1], "run_id": ["r1"]})
+    table = grid.results_table(results)
+    assert list(table.columns[: len(grid.RESULT_COLUMNS)]) == grid.RESULT_COLUMNS
+    assert list(table.columns[len(grid.RESULT_COLUMNS):]) == ["training.learning_rate"]
+    assert table.loc[0, "cll_test"] == 3.1 and table.loc[0, "mrr_at_10"] is None
+    assert list(results.columns) == ["training.learning_rate", "cll_test", "run_id"]  # the input is left alone

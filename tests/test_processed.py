@@ -115,3 +115,23 @@ def test_real_squad_smoke_slice(shared_squad):
     c = data.manifest["counts"]
     assert c["train_pairs"] + c["validation_pairs"] == n_train and c["test_pairs"] == n_dev
     assert c["corpus"] == len({p["context"] for a in train + dev for p in a["paragraphs"]})
+
+
+def test_subset_table_and_evaluation_draws_check_what_they_show(tmp_path, monkeypatch):
+    from drscaling.datasets import statistics as stats
+
+    data = prepare_dataset(make_profile(tmp_path))
+    table = stats.subset_table(data)
+    assert table.index.tolist() == [10, 20, 40] and table.loc[40, "queries"] == 40
+    assert table.loc[20, "share of training pairs"] == pytest.approx(20 / 60)
+    lines = stats.evaluation_draws(data)
+    assert lines[0] == "test: 16 pairs x 3 repeats x 8 negatives" and lines[1].startswith("validation: 30 pairs")
+    # a broken preparation is refused, not shown
+    original = data.subset
+    monkeypatch.setattr(data, "subset", lambda d: original(d).iloc[::-1].head(d // 2) if d == 40 else original(d))
+    with pytest.raises(ValueError, match="D = 40 does not hold the smaller subsets"):
+        stats.subset_table(data)
+    positive = data.corpus["pid"].tolist().index(data.qrels("test")["pid"].iloc[0])
+    monkeypatch.setattr(type(data), "negative_pool", property(lambda self: np.array([positive])), raising=False)
+    with pytest.raises(ValueError, match="a test positive is in the negative pool"):
+        stats.evaluation_draws(data)

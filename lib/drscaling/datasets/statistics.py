@@ -1,4 +1,5 @@
-"""Descriptive statistics of a prepared dataset: counts, text lengths, questions per passage."""
+"""Descriptive statistics of a prepared dataset: counts, text lengths, questions per passage,
+the nested training subsets and the evaluation draws."""
 
 from __future__ import annotations
 
@@ -57,3 +58,38 @@ def questions_per_passage(data, split: str = "train") -> pd.Series:
     """How many passages have 1, 2, ... questions in a split."""
     counts = data.qrels(split).groupby("pid").size()
     return counts.value_counts().sort_index().rename_axis("questions").rename("passages")
+
+
+def subset_table(data) -> pd.DataFrame:
+    """One row per training subset D (the data-size axis): its distinct queries and passages and
+    its share of the training pairs. Raises ValueError if a subset does not hold every smaller
+    one (they must be nested: a larger D only adds pairs)."""
+    rows, previous = [], set()
+    for d in data.manifest["subset_sizes"]:
+        sub = data.subset(d)
+        queries = set(sub["qid"])
+        if not previous <= queries:
+            raise ValueError(f"{data.dir}: training subset D = {d} does not hold the smaller subsets (not nested)")
+        rows.append({"D": d, "queries": len(queries), "passages": sub["pid"].nunique(),
+                     "share of training pairs": d / len(data.train_order)})
+        previous = queries
+    return pd.DataFrame(rows, columns=["D", "queries", "passages", "share of training pairs"]).set_index("D")
+
+
+def evaluation_draws(data) -> list[str]:
+    """What the stored evaluation draws hold, one line per split, after checking them: no test or
+    validation positive is in the negative pool and every drawn negative comes from it
+    (ValueError otherwise)."""
+    pool = set(data.negative_pool.tolist())
+    corpus_row = {pid: i for i, pid in enumerate(data.corpus["pid"])}
+    lines = []
+    for split in ("test", "validation"):
+        positives = {corpus_row[p] for p in data.qrels(split)["pid"]}
+        draws = data.cll_negatives(split)
+        if positives & pool:
+            raise ValueError(f"{data.dir}: a {split} positive is in the negative pool")
+        if not set(np.unique(draws)) <= pool:
+            raise ValueError(f"{data.dir}: cll_negatives_{split}.npy draws passages outside the negative pool")
+        lines.append(f"{split}: {draws.shape[0]:,} pairs x {draws.shape[1]} repeats x {draws.shape[2]} negatives")
+    lines.append(f"negative pool: {len(pool):,} of {len(data.corpus):,} corpus passages")
+    return lines

@@ -102,6 +102,23 @@ def collect_results(profile: Profile, planned: Iterable[PlannedRun | RunSpec] | 
     return df
 
 
+# results.csv's leading columns: the study's record of each run (every other column follows)
+RESULT_COLUMNS = ["run_id", "annotation", "model", "layers", "hidden", "n_params", "n_params_paper_code", "n_train",
+                  "seed", "cll_test", "cll_validation", "mrr_at_10", "ndcg_at_10", "recall_at_10", "recall_at_100",
+                  "steps", "best_step", "train_seconds", "eval_seconds", "status", "sweeps", "trainer_version",
+                  "precision", "provenance.commit", "provenance.dirty"]
+
+
+def results_table(results):
+    """:func:`collect_results`' table with :data:`RESULT_COLUMNS` first (empty where no run
+    recorded one), then every other column."""
+    table = results.copy()
+    for column in RESULT_COLUMNS:
+        if column not in table:
+            table[column] = None
+    return table[RESULT_COLUMNS + [c for c in table.columns if c not in RESULT_COLUMNS]]
+
+
 def plan_table(profile: Profile, planned: Iterable[PlannedRun | RunSpec]):
     """The plan as a table: run_id, model, n_train, seed, sweeps, done."""
     import pandas as pd
