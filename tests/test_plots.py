@@ -62,3 +62,18 @@ def test_series_differ_without_colour():
     assert len(markers) == 3 and len(set(markers)) == 3  # three marker shapes
     dashes = {str(line.get_linestyle()) for line in ax.get_lines()}
     assert len(dashes) == 3
+
+
+def test_budget_optimum_tells_laws_apart_without_colour():
+    import pandas as pd
+
+    from drscaling.plots import plot_budget_optimum
+
+    rows = [{"law": law, "cost_model": cost, "budget": z, "n_star": z * k, "d_star": z / k}
+            for law, k in (("paper", 2.0), ("this study", 3.0)) for cost in ("without inference", "with inference")
+            for z in (1e4, 1e5, 1e6)]
+    fig = plot_budget_optimum(pd.DataFrame(rows))
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 4
+    assert len({line.get_marker() for line in lines}) == 2  # one marker per law
+    assert len({line.get_linestyle() for line in lines}) == 2  # one dash per cost model

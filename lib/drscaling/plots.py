@@ -263,10 +263,12 @@ def plot_budget_lines(name: str, law_params: dict, cost_models: dict, budgets, n
 def plot_budget_optimum(table: pd.DataFrame):
     """N* and D* against the budget, one line per (law, cost model) of ``budget.allocations``."""
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
+    laws = list(dict.fromkeys(table["law"]))
     for (name, label), g in table.groupby(["law", "cost_model"], sort=False):
-        style = "-" if "with" in label and "without" not in label else "--"
-        axes[0].plot(g["budget"], g["n_star"], style, marker="o", label=f"{name}, {label}")
-        axes[1].plot(g["budget"], g["d_star"], style, marker="o", label=f"{name}, {label}")
+        style = series_style(laws.index(name))  # a law: a colour and a marker; a cost model: a dash
+        dash = "-" if "with" in label and "without" not in label else "--"
+        for ax, column in zip(axes, ("n_star", "d_star")):
+            ax.plot(g["budget"], g[column], dash, color=style["color"], marker=style["marker"], label=f"{name}, {label}")
     axes[0].set(xscale="log", yscale="log", xlabel="budget ($)", ylabel="N*", title="optimal model size")
     axes[1].set(xscale="log", yscale="log", xlabel="budget ($)", ylabel="D*", title="optimal annotated pairs")
     axes[0].legend(fontsize=7)
