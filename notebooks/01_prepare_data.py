@@ -20,8 +20,8 @@
 
 # %% tags=["parameters"]
 # Parameters (papermill replaces this cell from configs/<profile>.yaml)
-profile = "cpu"
-n_examples = 3
+profile = "cpu"         # a profile name in configs/, or a path to a profile YAML
+n_examples = 3          # training pairs shown with their passages and their tokens
 
 # %%
 import dataclasses

@@ -40,7 +40,7 @@
 
 # %% tags=["parameters"]
 # Parameters (papermill replaces this cell from configs/<profile>.yaml)
-profile = "cpu"
+profile = "cpu"         # a profile name in configs/, or a path to a profile YAML
 executor = None      # None: the profile's grid.executor ("local" or "ray")
 ray_address = None   # an existing Ray cluster ("auto", "ray://host:10001"); None: start one
 

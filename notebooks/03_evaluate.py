@@ -18,7 +18,7 @@
 
 # %% tags=["parameters"]
 # Parameters (papermill replaces this cell from configs/<profile>.yaml)
-profile = "cpu"
+profile = "cpu"         # a profile name in configs/, or a path to a profile YAML
 bm25 = True   # compute the BM25 reference (about 25 s on SQuAD)
 bm25_language = "en"   # BM25's text processing: "en" (words, English stop words) or "zh" (characters)
 

@@ -28,11 +28,11 @@
 
 # %% tags=["parameters"]
 # Parameters (papermill replaces this cell from configs/<profile>.yaml)
-profile = "cpu"
+profile = "cpu"         # a profile name in configs/, or a path to a profile YAML
 n_bootstrap = 1000   # bootstrap resamples of the runs per method (95% intervals)
-seed = 0
+seed = 0                # seed of the bootstrap resamples
 executor = None      # None: the profile's grid.executor ("local" or "ray")
-ray_address = None
+ray_address = None   # an existing Ray cluster ("auto", "ray://host:10001"); None: start one
 
 # %%
 import math

@@ -23,9 +23,9 @@
 
 # %% tags=["parameters"]
 # Parameters (papermill replaces this cell from configs/<profile>.yaml)
-profile = "cpu"
-n_bootstrap = 1000
-seed = 0
+profile = "cpu"         # a profile name in configs/, or a path to a profile YAML
+n_bootstrap = 1000      # bootstrap resamples of the runs per law (95% intervals)
+seed = 0                # seed of the bootstrap resamples
 
 # %%
 import numpy as np

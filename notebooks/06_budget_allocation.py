@@ -18,7 +18,7 @@
 
 # %% tags=["parameters"]
 # Parameters (papermill replaces this cell from configs/<profile>.yaml)
-profile = "cpu"
+profile = "cpu"         # a profile name in configs/, or a path to a profile YAML
 budgets = [1e4, 1e5, 1e6, 1e7, 1e8]   # dollars
 annotation_price = 0.6                # $ per annotated pair
 gpu_price_per_hour = 3.93             # $ per A100 hour
