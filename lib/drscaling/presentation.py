@@ -80,6 +80,11 @@ def latex_to_mathml(markdown: str) -> str:
     return "".join(parts)
 
 
+def _joined(value) -> str:
+    """A notebook field as one string (nbformat keeps multi-line text as a list of lines)."""
+    return "".join(value) if isinstance(value, list) else value
+
+
 def presentable(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy of an executed notebook ready to render: equations as MathML (markdown cells and
     markdown outputs), progress-bar widgets dropped."""
@@ -94,8 +99,7 @@ def presentable(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             if WIDGET_MIME in data:
                 continue
             if "text/markdown" in data:
-                text = data["text/markdown"]
-                data["text/markdown"] = latex_to_mathml("".join(text) if isinstance(text, list) else text)
+                data["text/markdown"] = latex_to_mathml(_joined(data["text/markdown"]))
             outputs.append(out)
         cell.outputs = outputs
     return nb
@@ -171,10 +175,6 @@ def build_html(profile: Profile) -> Path:
 
 
 # ---------------------------------------------------------------- the slides
-
-def _joined(value) -> str:
-    return "".join(value) if isinstance(value, list) else value
-
 
 def _is_take_away(heading: str) -> bool:
     return bool(re.search(r"take[ -]?away", heading, re.I))
