@@ -8,6 +8,7 @@ training that made it, not of this call when it was reused), its validation loss
 share that copy a span of their passage, the time to write them, and a few examples.
 
     python scripts/train_generator.py --profile cpu [--n 200] [--steps 3000]
+        [--generator '{"max_passage_length": 64}']   # any GeneratorConfig field, for pilots
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def main() -> None:
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--n", type=int, default=200, help="validation passages to score")
     parser.add_argument("--steps", type=int, default=None, help="override the generator's training steps")
+    parser.add_argument("--generator", type=json.loads, default={},
+                        help="GeneratorConfig fields over the profile's, as JSON (a pilot's settings)")
     parser.add_argument("--examples", type=int, default=5)
     args = parser.parse_args()
     profile = load_profile(args.profile)
@@ -43,6 +46,7 @@ def main() -> None:
     cfg = profile_generator(profile)
     if args.steps is not None:
         cfg = dataclasses.replace(cfg, steps=args.steps)
+    cfg = dataclasses.replace(cfg, **args.generator)
     folder = local_generator(data, cfg)
     trained = read_json(folder / "result.json")
     started = time.perf_counter()

@@ -267,6 +267,9 @@ def generate_queries(
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
+    from .query_generator import copy_t5_classes
+
+    copy_t5_classes()  # the generator trained here is a T5 with a copy mechanism (model type t5-copy)
     torch.manual_seed(seed)
     try:
         config = AutoConfig.from_pretrained(model_path)
@@ -340,13 +343,9 @@ def annotate(data, method: str, n_pairs: int, seed: int, **options) -> pd.DataFr
         return out[PAIR_COLUMNS + ["positive"] + (["noisy"] if method == "noisy_human" else [])]
 
     pool = training_passages(data)
-    # More pairs than passages: rounds over the passages, each in a new seeded order (ICT takes
-    # another random sentence of a passage each round).
-    order_rng = np.random.default_rng([seed, 0])
-    rounds = -(-n_pairs // len(pool)) if pool else 0
     if n_pairs and not pool:
         raise ValueError(f"asked for {n_pairs:,} pairs, but there is no training passage")
-    order = np.concatenate([order_rng.permutation(len(pool)) for _ in range(max(rounds, 1))])[:n_pairs]
+    order = passage_order(len(pool), seed, n_pairs)
     pids = [pool[i] for i in order]
     corpus = data.corpus
     text_of = dict(zip(corpus["pid"], corpus["text"]))
@@ -368,7 +367,7 @@ def annotate(data, method: str, n_pairs: int, seed: int, **options) -> pd.DataFr
 
         opts = dict(options)
         model_path = resolve_model_path(data, opts.pop("model_path", None), opts.pop("generator", None))
-        made = [(q, p) for q, p in zip(generate_queries(passages, model_path, seed=seed, **opts), passages)]
+        made = [(q, p) for q, p in zip(generated_queries(data, pool, seed, n_pairs, model_path, opts), passages)]
     return pd.DataFrame(
         {
             "qid": [f"{method}-{seed}-{i}" for i in range(n_pairs)],
@@ -379,6 +378,49 @@ def annotate(data, method: str, n_pairs: int, seed: int, **options) -> pd.DataFr
         },
         columns=PAIR_COLUMNS + ["positive"],
     )
+
+
+def passage_order(n_pool: int, seed: int, n: int) -> np.ndarray:
+    """The first ``n`` indices of the seed's order over ``n_pool`` training passages: rounds over
+    the passages, each in a new seeded order (ICT takes another random sentence of a passage each
+    round). The order for ``n`` is a prefix of the order for any larger ``n``."""
+    rng = np.random.default_rng([seed, 0])
+    rounds = -(-n // n_pool) if n_pool else 0
+    return np.concatenate([rng.permutation(n_pool) for _ in range(max(rounds, 1))])[:n]
+
+
+GENERATION_CHUNK = 1024  # passages written and cached together by the generated method
+
+
+def generated_queries(data, pool: list, seed: int, n_pairs: int, model_path: str, options: dict) -> list[str]:
+    """The generated queries of the first ``n_pairs`` passages of the seed's order.
+
+    Written in chunks of :data:`GENERATION_CHUNK` passages of that order, each decoded with its
+    own seed ``(seed, chunk)``, so that a query does not depend on how many pairs were asked for:
+    the nested subsets of a study (5k, 7k, ... of one seed) share their queries. With a prepared
+    dataset folder (``data.dir``) each chunk is kept under ``annotations/generated/<digest>/``
+    (digest of the model, decoding options, seed and data) and written once."""
+    text_of = dict(zip(data.corpus["pid"], data.corpus["text"]))
+    folder = None
+    if getattr(data, "dir", None) is not None:
+        digest = sha256_json({"model_path": str(model_path), "options": options, "seed": seed,
+                              "data_key": data.manifest["key"], "chunk": GENERATION_CHUNK})[:16]
+        folder = Path(data.dir) / "annotations" / "generated" / digest
+    chunks = -(-n_pairs // GENERATION_CHUNK)
+    order = passage_order(len(pool), seed, chunks * GENERATION_CHUNK)
+    out: list[str] = []
+    for k in range(chunks):
+        path = None if folder is None else folder / f"chunk-{k:05d}.parquet"
+        if path is not None and path.is_file():
+            out.extend(pd.read_parquet(path)["query"].tolist())
+            continue
+        passages = [text_of[pool[i]] for i in order[k * GENERATION_CHUNK:(k + 1) * GENERATION_CHUNK]]
+        queries = generate_queries(passages, model_path, seed=seed * 100_003 + k, **options)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_pairs(pd.DataFrame({"query": queries}), path)
+        out.extend(queries)
+    return out[:n_pairs]
 
 
 # ---------------------------------------------------------------- methods as settings
