@@ -35,11 +35,11 @@ ICT = {"keep_sentence_prob": 0.1}
 
 
 def make_spec(profile, key: str, hidden: int, annotation: str, n_train: int, init: str | None = None,
-              options: dict | None = None, **overrides) -> RunSpec:
+              options: dict | None = None, seed: int = 0, **overrides) -> RunSpec:
     cfg = from_dict(TrainingConfig, {**dataclasses.asdict(profile.training), **overrides}, "pilot").for_n_train(n_train)
     model = {"layers": 1, "hidden": hidden, **({"init": init} if init else {})}
     return RunSpec(profile="pilot", dataset=profile.dataset, data_key=key, annotation=annotation, model=model,
-                   n_train=n_train, seed=0, training=dataclasses.asdict(cfg), annotation_options=options or {})
+                   n_train=n_train, seed=seed, training=dataclasses.asdict(cfg), annotation_options=options or {})
 
 
 def groups(profile, key: str) -> dict[str, list[RunSpec]]:

@@ -12,6 +12,8 @@ D, a check every quarter pass) with one variant's overrides:
   lr1     learning rate 1e-3
   lr05    learning rate 5e-4
   lr025   learning rate 2.5e-4
+  lr4     learning rate 4e-3       (lr4, lr133: the rule lr = 2e-3 x 16 / H for L1-H8 and L1-H24)
+  lr133   learning rate 1.333e-3
   b32     batch 32 (twice the updates per pass, the same pairs seen)
 
 Runs live in ``outputs/pilots/regularise/runs/<run_id>/`` and are skipped when done; run two
@@ -21,6 +23,7 @@ CLL and best check, and per variant the gain in log CLL per doubling of D.
     python scripts/pilot_regularisation.py --variants base drop3 --d 5000 20000
     python scripts/pilot_regularisation.py --variants lr05 --hidden 16 --d 40000 \
         --init <a cpu run's runs/ict-L1-H16-D18000-s0-...>
+    python scripts/pilot_regularisation.py --variants lr1 --hidden 32 --d 40000 --seeds 0 1 --init ...
     python scripts/pilot_regularisation.py --summary-only
 """
 
@@ -46,6 +49,8 @@ VARIANTS = {
     "lr1": {"learning_rate": 1e-3},
     "lr05": {"learning_rate": 5e-4},
     "lr025": {"learning_rate": 2.5e-4},
+    "lr4": {"learning_rate": 4e-3},
+    "lr133": {"learning_rate": 1.333e-3},
     "b32": {"batch_size": 32},
 }
 
@@ -67,14 +72,15 @@ def summary(profile) -> None:
         if spec["annotation"] != "human":
             continue
         rows.append({"variant": variant_of(spec["training"], profile), "shape": f"L1-H{spec['model']['hidden']}",
-                     "D": spec["n_train"],
+                     "D": spec["n_train"], "seed": spec["seed"],
                      "steps": spec["training"]["steps"], "test": res.get("cll_test"),
                      "best": f"{res.get('best_check')}/{res.get('checks')}", "seconds": res.get("train_seconds")})
-    rows.sort(key=lambda r: (r["shape"], list(VARIANTS).index(r["variant"]) if r["variant"] in VARIANTS else 99, r["D"]))
-    print(f"{'shape':7} {'variant':8} {'D':>6} {'steps':>5} {'test CLL':>8} {'best check':>10} {'train s':>7}")
+    rows.sort(key=lambda r: (r["shape"], list(VARIANTS).index(r["variant"]) if r["variant"] in VARIANTS else 99,
+                             r["D"], r["seed"]))
+    print(f"{'shape':7} {'variant':8} {'D':>6} {'seed':>4} {'steps':>5} {'test CLL':>8} {'best check':>10} {'train s':>7}")
     for r in rows:
-        print(f"{r['shape']:7} {r['variant']:8} {r['D']:>6} {r['steps']:>5} {r['test']:8.3f} {r['best']:>10} "
-              f"{r['seconds']:7.0f}")
+        print(f"{r['shape']:7} {r['variant']:8} {r['D']:>6} {r['seed']:>4} {r['steps']:>5} {r['test']:8.3f} "
+              f"{r['best']:>10} {r['seconds']:7.0f}")
     print("\nL1-H64: gain in log test CLL per doubling of D (larger is steeper):")
     for name in VARIANTS:
         curve = {r["D"]: r["test"] for r in rows if r["variant"] == name and r["shape"] == "L1-H64"}
@@ -88,6 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--d", nargs="+", type=int, default=[5000, 20000])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--hidden", type=int, default=64, help="L1-H<hidden> (other than 64: give --init)")
     parser.add_argument("--init", type=Path, default=None,
                         help="the pretraining run folder to start from (default: the pretraining pilot's L1-H64)")
@@ -105,15 +112,14 @@ def main() -> None:
             if not (init / "best").is_dir():
                 raise SystemExit(f"{init}: no kept checkpoint (for L1-H64 run scripts/pilot_pretraining.py --groups h64)")
             link.symlink_to(init.resolve(), target_is_directory=True)
-        for name in args.variants:
-            for d in args.d:
-                spec = make_spec(profile, key, args.hidden, "human", d, init=init.name, **VARIANTS[name])
-                done_before = PRETRAIN_ROOT / spec.run_id  # the base runs of the pretraining pilot
-                if not (ROOT / spec.run_id).exists() and (done_before / RESULT_FILE).is_file():
-                    (ROOT / spec.run_id).symlink_to(done_before, target_is_directory=True)
-                rec = execute_run(spec, ROOT)
-                print(json.dumps({"variant": name, "D": d, "run": spec.run_id, "status": rec["status"],
-                                  "skipped": rec.get("skipped")}), flush=True)
+        for name, d, seed in [(n, d, s) for n in args.variants for d in args.d for s in args.seeds]:
+            spec = make_spec(profile, key, args.hidden, "human", d, init=init.name, seed=seed, **VARIANTS[name])
+            done_before = PRETRAIN_ROOT / spec.run_id  # the base runs of the pretraining pilot
+            if not (ROOT / spec.run_id).exists() and (done_before / RESULT_FILE).is_file():
+                (ROOT / spec.run_id).symlink_to(done_before, target_is_directory=True)
+            rec = execute_run(spec, ROOT)
+            print(json.dumps({"variant": name, "D": d, "seed": seed, "run": spec.run_id, "status": rec["status"],
+                              "skipped": rec.get("skipped")}), flush=True)
     summary(profile)
 
 

@@ -151,24 +151,30 @@ def test_bad_generator_settings_are_named():
 
 
 def test_nested_subsets_share_their_generated_queries(tmp_path, monkeypatch):
-    """The generated method writes queries in chunks of the seed's passage order, each with its
-    own seed and kept beside the prepared data: D = 6 is D = 10's first 6 pairs, with the same
-    queries, and no chunk is written twice."""
-    data = ToyData(tmp_path)
+    """The generated method writes queries in chunks of the training passages, each with its own
+    seed and kept beside the prepared data: D = 6 is D = 10's first 6 pairs with the same
+    queries, no chunk is written twice, and greedy decoding shares its chunks between seeds."""
+    data = ToyData(tmp_path)  # 20 training passages: chunks p0-p3, p4-p7, ...
     monkeypatch.setattr(annotate, "GENERATION_CHUNK", 4)
     calls = []
 
     def fake(passages, model_path, seed=0, **options):
-        calls.append((len(passages), seed))
+        calls.append((tuple(p.split()[1] for p in passages), seed))
         return [f"q{seed} {p.split()[1]}" for p in passages]  # the query names its passage and chunk seed
 
     monkeypatch.setattr(annotate, "generate_queries", fake)
-    small = annotate.annotate(data, "generated", 6, seed=3, model_path=str(tmp_path / "m"), max_new_tokens=4)
-    assert calls == [(4, 300_009), (4, 300_010)]  # whole chunks, even for the last 2 of 6
-    large = annotate.annotate(data, "generated", 10, seed=3, model_path=str(tmp_path / "m"), max_new_tokens=4)
-    assert calls[2:] == [(4, 300_011)]  # only the third chunk is new
+    model = str(tmp_path / "m")
+    small = annotate.annotate(data, "generated", 6, seed=3, model_path=model, do_sample=True)
+    assert all(len(passages) == 4 for passages, _ in calls)  # whole chunks
+    needed = {int(p[1:]) // 4 for p in small["pid"]}
+    assert sorted(seed - 300_009 for _, seed in calls) == sorted(needed)  # the seed of chunk k: 3 x 100,003 + k
+    large = annotate.annotate(data, "generated", 10, seed=3, model_path=model, do_sample=True)
     assert large.head(6)[["pid", "query"]].equals(small[["pid", "query"]])
-    assert all(q.endswith(" " + p[1:]) for q, p in zip(large["query"], large["pid"]))  # each query its own passage
-    other = annotate.annotate(data, "generated", 6, seed=3, model_path=str(tmp_path / "m"), max_new_tokens=5)
-    assert len(calls) == 5 and len(other) == 6  # other decoding options: their own chunks
+    assert len(calls) == len({int(p[1:]) // 4 for p in large["pid"]})  # only the new chunks were written
+    assert all(q.endswith(" " + p[1:]) for q, p in zip(large["query"], large["pid"]))  # each query its passage
+    # greedy: one set of chunks for every seed
+    before = len(calls)
+    annotate.annotate(data, "generated", 20, seed=0, model_path=model)
+    annotate.annotate(data, "generated", 20, seed=1, model_path=model)
+    assert len(calls) - before == 5 and all(seed == k for k, (_, seed) in enumerate(calls[before:]))
     assert list(annotate.passage_order(20, 3, 6)) == list(annotate.passage_order(20, 3, 30)[:6])

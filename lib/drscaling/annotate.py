@@ -37,8 +37,10 @@ OPTIONS = {
     "crop": ("min_ratio", "max_ratio"),
     "keywords": ("k", "stop_words", "sublinear_tf"),
     # model_path "local": the generator trained here (drscaling.query_generator; "generator":
-    # its settings); decoding greedy unless do_sample (then top_k, temperature)
-    "generated": ("model_path", "max_new_tokens", "batch_size", "generator", "do_sample", "top_k", "temperature"),
+    # its settings); decoding greedy unless do_sample (then top_k, temperature);
+    # no_repeat_ngram_size n > 0: no n-gram twice in a query
+    "generated": ("model_path", "max_new_tokens", "batch_size", "generator", "do_sample", "top_k", "temperature",
+                  "no_repeat_ngram_size"),
 }
 REQUIRED = {"noisy_human": ("rate",), "generated": ("model_path",)}
 PAIR_COLUMNS = ["qid", "pid", "query", "method"]
@@ -253,10 +255,12 @@ def noisy_pairs(pairs: pd.DataFrame, passage_ids: Sequence, rate: float, rng) ->
 
 def generate_queries(
     passages: Sequence[str], model_path, max_new_tokens: int = 32, batch_size: int = 8, seed: int = 0,
-    do_sample: bool = False, top_k: int = 0, temperature: float = 1.0, progress: bool = True,
+    do_sample: bool = False, top_k: int = 0, temperature: float = 1.0, no_repeat_ngram_size: int = 0,
+    progress: bool = True,
 ) -> list[str]:
     """One query per passage from a local transformers model: greedy decoding, or sampling
-    (``do_sample``, with ``top_k`` and ``temperature``) seeded by ``seed``.
+    (``do_sample``, with ``top_k`` and ``temperature``) seeded by ``seed``; with
+    ``no_repeat_ngram_size`` n > 0 no n-gram of tokens appears twice in a query.
 
     Seq2seq models (``config.is_encoder_decoder``) read the passage; causal models read
     ``"Passage: {p}\\nQuery:"`` and only the new tokens are kept.
@@ -300,6 +304,8 @@ def generate_queries(
         with torch.no_grad():
             sampling = {"do_sample": True, "top_k": int(top_k), "temperature": float(temperature)} if do_sample \
                 else {"do_sample": False}
+            if no_repeat_ngram_size:
+                sampling["no_repeat_ngram_size"] = int(no_repeat_ngram_size)
             gen = model.generate(**enc, max_new_tokens=max_new_tokens, num_beams=1, pad_token_id=pad_id, **sampling)
         if not seq2seq:
             gen = gen[:, enc["input_ids"].shape[1]:]
@@ -367,7 +373,7 @@ def annotate(data, method: str, n_pairs: int, seed: int, **options) -> pd.DataFr
 
         opts = dict(options)
         model_path = resolve_model_path(data, opts.pop("model_path", None), opts.pop("generator", None))
-        made = [(q, p) for q, p in zip(generated_queries(data, pool, seed, n_pairs, model_path, opts), passages)]
+        made = [(q, p) for q, p in zip(generated_queries(data, pool, pids, seed, model_path, opts), passages)]
     return pd.DataFrame(
         {
             "qid": [f"{method}-{seed}-{i}" for i in range(n_pairs)],
@@ -389,38 +395,41 @@ def passage_order(n_pool: int, seed: int, n: int) -> np.ndarray:
     return np.concatenate([rng.permutation(n_pool) for _ in range(max(rounds, 1))])[:n]
 
 
-GENERATION_CHUNK = 1024  # passages written and cached together by the generated method
+GENERATION_CHUNK = 1024  # training passages written and cached together by the generated method
 
 
-def generated_queries(data, pool: list, seed: int, n_pairs: int, model_path: str, options: dict) -> list[str]:
-    """The generated queries of the first ``n_pairs`` passages of the seed's order.
+def generated_queries(data, pool: list, pids: list, seed: int, model_path: str, options: dict) -> list[str]:
+    """The generated queries of ``pids`` (training passages of ``pool``).
 
-    Written in chunks of :data:`GENERATION_CHUNK` passages of that order, each decoded with its
-    own seed ``(seed, chunk)``, so that a query does not depend on how many pairs were asked for:
-    the nested subsets of a study (5k, 7k, ... of one seed) share their queries. With a prepared
-    dataset folder (``data.dir``) each chunk is kept under ``annotations/generated/<digest>/``
-    (digest of the model, decoding options, seed and data) and written once."""
+    Written in chunks of :data:`GENERATION_CHUNK` passages of the pool's fixed order, each
+    decoded with its own seed ``(seed, chunk)``, so that a passage's query depends only on its
+    chunk and the seed, not on how many pairs were asked for or in which order: the nested
+    subsets of a study share their queries, and greedy decoding (whose queries no seed changes)
+    shares them between seeds too. With a prepared dataset folder (``data.dir``) each chunk is
+    kept under ``annotations/generated/<digest>/`` (digest of the model, the decoding options,
+    the seed when sampling, and the data) and written once."""
     text_of = dict(zip(data.corpus["pid"], data.corpus["text"]))
+    chunk_of = {pid: i // GENERATION_CHUNK for i, pid in enumerate(pool)}
+    sampled = bool(options.get("do_sample"))
     folder = None
     if getattr(data, "dir", None) is not None:
-        digest = sha256_json({"model_path": str(model_path), "options": options, "seed": seed,
+        digest = sha256_json({"model_path": str(model_path), "options": options, "seed": seed if sampled else None,
                               "data_key": data.manifest["key"], "chunk": GENERATION_CHUNK})[:16]
         folder = Path(data.dir) / "annotations" / "generated" / digest
-    chunks = -(-n_pairs // GENERATION_CHUNK)
-    order = passage_order(len(pool), seed, chunks * GENERATION_CHUNK)
-    out: list[str] = []
-    for k in range(chunks):
+    query_of = {}
+    for k in sorted({chunk_of[p] for p in pids}):
+        chunk = pool[k * GENERATION_CHUNK:(k + 1) * GENERATION_CHUNK]
         path = None if folder is None else folder / f"chunk-{k:05d}.parquet"
         if path is not None and path.is_file():
-            out.extend(pd.read_parquet(path)["query"].tolist())
-            continue
-        passages = [text_of[pool[i]] for i in order[k * GENERATION_CHUNK:(k + 1) * GENERATION_CHUNK]]
-        queries = generate_queries(passages, model_path, seed=seed * 100_003 + k, **options)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_pairs(pd.DataFrame({"query": queries}), path)
-        out.extend(queries)
-    return out[:n_pairs]
+            queries = pd.read_parquet(path)["query"].tolist()
+        else:
+            queries = generate_queries([text_of[p] for p in chunk], model_path,
+                                       seed=(seed if sampled else 0) * 100_003 + k, **options)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_pairs(pd.DataFrame({"query": queries}), path)
+        query_of.update(zip(chunk, queries))
+    return [query_of[p] for p in pids]
 
 
 # ---------------------------------------------------------------- methods as settings

@@ -365,7 +365,8 @@ def quality_by_method(data, methods: dict, n: int = 200, seed: int = 0) -> dict[
             continue
         folder = local_generator(data, GeneratorConfig(**(options.get("generator") or {})))
         trained = read_json(folder / "result.json")
-        decoding = {k: options[k] for k in ("max_new_tokens", "do_sample", "top_k", "temperature") if k in options}
+        decoding = {k: options[k] for k in ("max_new_tokens", "do_sample", "top_k", "temperature",
+                                             "no_repeat_ngram_size", "batch_size") if k in options}
         # the folder relative to the prepared data: the same record wherever the data lives
         out[label] = {"folder": str(folder.relative_to(data.dir)), "train_pairs": trained["train_pairs"],
                       "train_seconds": trained["seconds"],
