@@ -11,14 +11,26 @@ log-likelihood (CLL, "contrastive entropy" in the final version of the paper):
 - data size   ``L(D)    = (B/D)**beta + delta``
 - joint       ``L(N, D) = ((A/N)**(alpha/beta) + B/D)**beta + delta``
 
+and, reported beside the paper's data-size law (not instead of it), its transfer form after
+Hernandez et al. 2021 ("Scaling Laws for Transfer"), in which the pretraining every model starts
+from is worth an effective ``D_T`` annotated pairs:
+
+- data size, transfer  ``L(D) = (B/(D + D_T))**beta + delta``
+
+Without ``D_T``, a sweep whose curve steepens with D (the pretraining's head start fading) puts
+the paper's delta on 0. ``D_T`` is fitted as ``log_D_T`` within ``1e-4 x min D .. 1e3 x max D``
+(``TRANSFER_BOUNDS``): on the lower bound no transfer is visible (the law is the paper's), on
+the upper one the points show no bend from which to place it.
+
 Fitting, in the style of Epoch AI's replication of Chinchilla's third approach:
 
 - **Log space, log parameters.** The residual of a point is ``log(prediction) - log(observed)``.
-  A and B are fitted as ``log_A``, ``log_B`` (reported as A, B), and the log of a prediction
-  is computed by a log-sum-exp form (:func:`log_model_size_law`, :func:`log_data_size_law`,
-  :func:`log_joint_law`), finite for any finite parameters, also where ``(A/N)**alpha``
-  overflows. ``delta`` is fitted as itself so that ``delta = 0`` (no floor) is reachable:
-  ``log(0) = -inf`` and ``logaddexp(x, -inf) = x``.
+  A, B and D_T are fitted as ``log_A``, ``log_B``, ``log_D_T`` (reported as A, B, D_T), and
+  the log of a prediction is computed by a log-sum-exp form (:func:`log_model_size_law`,
+  :func:`log_data_size_law`, :func:`log_joint_law`, :func:`log_data_size_transfer_law`), finite
+  for any finite parameters, also where ``(A/N)**alpha`` overflows. ``delta`` is fitted as
+  itself so that ``delta = 0`` (no floor) is reachable: ``log(0) = -inf`` and
+  ``logaddexp(x, -inf) = x``.
 - **Robust loss.** The objective is the sum of Huber losses of the residuals with a Huber
   delta of 1e-3 in log space (``huber_delta``; ``loss="linear"`` gives plain least squares).
   It is minimised by ``lmfit.minimize(method="least_squares")``, i.e. scipy's
@@ -34,10 +46,12 @@ Fitting, in the style of Epoch AI's replication of Chinchilla's third approach:
   vectorised Levenberg-Marquardt solver of the same objective and bounds (:func:`_fit_many`),
   and lmfit finishes each from there (a few evaluations) and gives the verdict.
 - **Bounds.** float64 throughout; ``0 < alpha, beta <= 10``; ``0 <= delta < min(observed L)``;
-  ``|log_A|, |log_B| <= 700`` (so A and B stay finite). A parameter ending on or near a bound
-  is named in ``bounds_hit`` and explained in ``warnings`` and ``status``.
+  ``|log_A|, |log_B| <= 700`` (so A and B stay finite); ``1e-4 min D <= D_T <= 1e3 max D``.
+  A parameter ending on or near a bound is named in ``bounds_hit`` and explained in
+  ``warnings`` and ``status``.
 - **Several starts.** A grid of starting points (exponents x floor fractions, and for the
-  joint law how the reducible loss is shared between the N and D terms); ``log_A``/``log_B``
+  joint law how the reducible loss is shared between the N and D terms; for the transfer form
+  D_T from 1/100 of the smallest D to 10 times the largest, x fewer floors); ``log_A``/``log_B``
   of each start are set so the start passes through the middle of the data. Every start is
   recorded with its final objective and success flag (``starts``); the lowest objective wins
   (``start``).
@@ -68,12 +82,15 @@ from .forms import (  # noqa: F401
     PROBE_STEPS,
     R2_WARN,
     TOLERANCE,
+    TRANSFER_BOUNDS,
     _LAWS,
     _Law,
     data_size_law,
+    data_size_transfer_law,
     huber_objective,
     joint_law,
     log_data_size_law,
+    log_data_size_transfer_law,
     log_joint_law,
     log_model_size_law,
     model_size_law,
@@ -81,6 +98,7 @@ from .forms import (  # noqa: F401
 from .starts import (  # noqa: F401
     _bounds,
     _default_starts,
+    _resample_bounds,
     _to_internal,
 )
 from .records import (  # noqa: F401
@@ -93,6 +111,7 @@ from .fitting import (  # noqa: F401
     _fit_many,
     _start_vector,
     fit_data_size_law,
+    fit_data_size_transfer_law,
     fit_joint_law,
     fit_law,
     fit_model_size_law,
@@ -114,6 +133,7 @@ from .paper import (  # noqa: F401
     paper_value,
 )
 from .study import (  # noqa: F401
+    HOLDOUT_AXIS,
     STUDY_INPUTS,
     StudyFit,
     fit_for_study,

@@ -206,6 +206,12 @@ def _bound_warning(law: _Law, rep: str, side: str, bound: float) -> str:
         return (f"delta sits on its upper bound {bound:.6g} (just below the smallest observed loss): the "
                 f"fit puts the floor at the best point, so the reducible part and its exponent are "
                 f"poorly determined")
+    if rep == "D_T" and side == "lower":
+        return (f"D_T sits on its lower bound {math.exp(bound):.3g} (1e-4 of the smallest D): no transfer "
+                f"is visible in these points, and the law is the paper's data-size law")
+    if rep == "D_T":
+        return (f"D_T sits on its upper bound {math.exp(bound):.3g} (1e3 times the largest D): the points "
+                f"show no bend from which to place the pretraining's worth, so B and beta are not determined")
     if rep in ("A", "B"):
         return (f"{rep} sits on its {side} bound exp({bound:g}): the scale ran off, so the fit is degenerate "
                 f"(typically an exponent near 0)")
@@ -234,7 +240,7 @@ def _fit(law: _Law, arrays, names, *, huber_delta=HUBER_DELTA, loss="huber", sta
     X, y = _as_points(law, arrays, names)
     hd, (lo, hi) = _check_options(huber_delta, loss, exponent_bounds)
     logy = np.log(y)
-    bounds = _bounds(law, y, (lo, hi))
+    bounds = _bounds(law, y, (lo, hi), X)
     if starts is None:
         start_list = _default_starts(law, X, y)
     else:
@@ -343,7 +349,17 @@ def fit_joint_law(n_params, n_train, losses, **opts) -> LawFit:
     return _fit(_LAWS["joint"], (n_params, n_train, losses), ("n_params", "n_train", "losses"), **opts)
 
 
-FIT_FUNCTIONS = {"model_size": fit_model_size_law, "data_size": fit_data_size_law, "joint": fit_joint_law}
+def fit_data_size_transfer_law(n_train, losses, **opts) -> LawFit:
+    """Fit ``L(D) = (B/(D + D_T))**beta + delta`` (the transfer form: the pretraining is worth
+    ``D_T`` annotated pairs); params B, D_T, beta, delta. D_T is bounded to 1e-4 x min D ..
+    1e3 x max D; on its lower bound the fit is the paper's data-size law. Options as
+    :func:`fit_model_size_law`.
+    """
+    return _fit(_LAWS["data_size_transfer"], (n_train, losses), ("n_train", "losses"), **opts)
+
+
+FIT_FUNCTIONS = {"model_size": fit_model_size_law, "data_size": fit_data_size_law, "joint": fit_joint_law,
+                 "data_size_transfer": fit_data_size_transfer_law}
 _LAW_OF_FN = {fn: name for name, fn in FIT_FUNCTIONS.items()}
 
 

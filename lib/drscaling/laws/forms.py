@@ -1,5 +1,6 @@
-"""The three laws in their direct forms (for reading) and log-sum-exp forms (for fitting),
-with their analytic Jacobians, and the fitter's constants."""
+"""The laws in their direct forms (for reading) and log-sum-exp forms (for fitting), with their
+analytic Jacobians, and the fitter's constants: the paper's three, and the data-size law in
+the transfer form of Hernandez et al. 2021 (pretraining worth an effective ``D_T`` pairs)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ import numpy as np
 HUBER_DELTA = 1e-3  # Huber delta in log space (Hoffmann et al. 2022; Besiroglu et al. 2024)
 EXPONENT_BOUNDS = (1e-6, 10.0)  # alpha, beta: > 0
 LOG_SCALE_BOUNDS = (-700.0, 700.0)  # log_A, log_B: A and B finite in float64
+# D_T within these factors of the smallest and largest D. At 1e-4 * min D the transfer form is the
+# paper's to 1e-4 relative in D (far below run noise): on that bound no transfer is visible. At
+# 1e3 * max D the reducible term varies by under beta * 1e-3 across the points: nothing places D_T.
+TRANSFER_BOUNDS = (1e-4, 1e3)
 DELTA_MARGIN = 1e-9  # delta <= min(L) * (1 - DELTA_MARGIN), i.e. strictly below the smallest loss
 BOUND_TOLERANCE = 1e-4  # a parameter within this fraction of its range of a bound "sits on" it
 TOLERANCE = 1e-10  # ftol, xtol, gtol of least_squares
@@ -40,6 +45,12 @@ def joint_law(n_params, n_train, A, B, alpha, beta, delta):
     return ((A / n) ** (alpha / beta) + B / d) ** beta + delta
 
 
+def data_size_transfer_law(n_train, B, D_T, beta, delta):
+    """``(B/(D + D_T))**beta + delta``, computed directly: the data-size law with the
+    pretraining worth ``D_T`` annotated pairs (Hernandez et al. 2021, "Scaling Laws for Transfer")."""
+    return (B / (np.asarray(n_train, dtype=np.float64) + D_T)) ** beta + delta
+
+
 def _log_delta(delta):
     with np.errstate(divide="ignore"):
         return np.log(np.asarray(delta, dtype=np.float64))
@@ -61,6 +72,12 @@ def log_joint_law(n_params, n_train, log_A, log_B, alpha, beta, delta):
     p = (alpha / beta) * (log_A - np.log(np.asarray(n_params, dtype=np.float64)))
     q = log_B - np.log(np.asarray(n_train, dtype=np.float64))
     return np.logaddexp(beta * np.logaddexp(p, q), _log_delta(delta))
+
+
+def log_data_size_transfer_law(n_train, log_B, log_D_T, beta, delta):
+    """``log L(D) = logaddexp(beta * (log_B - logaddexp(log D, log_D_T)), log delta)``."""
+    log_d = np.logaddexp(np.log(np.asarray(n_train, dtype=np.float64)), log_D_T)
+    return np.logaddexp(beta * (log_B - log_d), _log_delta(delta))
 
 
 def huber_objective(residuals, huber_delta: float | None = HUBER_DELTA) -> float:
@@ -117,6 +134,17 @@ def _joint_jac(X, log_A, log_B, alpha, beta, delta):
     ], axis=-1)
 
 
+def _transfer_jac(X, log_B, log_D_T, beta, delta):
+    (x,) = X
+    log_d = np.logaddexp(np.log(x), log_D_T)
+    c = log_B - log_d
+    u = beta * c
+    logl = np.logaddexp(u, _log_delta(delta))
+    w = np.exp(u - logl)  # share of the reducible term in L
+    t = np.exp(log_D_T - log_d)  # D_T / (D + D_T)
+    return np.stack([w * beta, -w * beta * t, w * c, np.exp(-logl)], axis=-1)
+
+
 _LAWS = {
     "model_size": _Law(
         "model_size", ("n_params",), ("log_A", "alpha", "delta"), ("A", "alpha", "delta"),
@@ -133,5 +161,10 @@ _LAWS = {
         ("A", "B", "alpha", "beta", "delta"),
         lambda X, log_A, log_B, alpha, beta, delta: log_joint_law(X[0], X[1], log_A, log_B, alpha, beta, delta),
         _joint_jac,
+    ),
+    "data_size_transfer": _Law(
+        "data_size_transfer", ("n_train",), ("log_B", "log_D_T", "beta", "delta"), ("B", "D_T", "beta", "delta"),
+        lambda X, log_B, log_D_T, beta, delta: log_data_size_transfer_law(X[0], log_B, log_D_T, beta, delta),
+        _transfer_jac,
     ),
 }

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .forms import DELTA_MARGIN, LOG_SCALE_BOUNDS, _Law
+from .forms import DELTA_MARGIN, LOG_SCALE_BOUNDS, TRANSFER_BOUNDS, _Law
 
 
 # Default grid of starting points.
@@ -17,12 +17,13 @@ _JOINT_ALPHAS = (0.25, 0.6, 1.5)
 _JOINT_BETAS = (0.3, 0.7, 1.5)
 _JOINT_DELTA_FRACTIONS = (0.0, 0.5, 0.9)
 _JOINT_SHARES = (0.25, 0.75)  # share of the N term in the bracket at the middle of the data
+_TRANSFER_DELTA_FRACTIONS = (0.0, 0.5, 0.9)  # fewer floors: D_T multiplies the grid
 
 
 def _to_internal(law: _Law, rep: dict) -> dict:
     out = {}
     for k, v in rep.items():
-        if k in ("A", "B"):
+        if "log_" + k in law.internal:  # A, B, D_T: fitted as their logs
             out["log_" + k] = math.log(v) if v > 0 else -math.inf
         else:
             out[k] = float(v)
@@ -41,7 +42,8 @@ def _complete_start(law: _Law, X, y, given: dict) -> dict:
     """A full internal start from a partial reported one, scales set through the data's middle.
 
     Missing exponents default to 0.5 (alpha, beta), a missing delta to half the smallest
-    loss, a missing A (B) so that the law passes through the geometric middle of the points.
+    loss, a missing D_T to the smallest D, a missing A (B) so that the law passes through the
+    geometric middle of the points.
     """
     unknown = set(given) - set(law.reported)
     if unknown:
@@ -64,6 +66,11 @@ def _complete_start(law: _Law, X, y, given: dict) -> dict:
             s["log_A"] = n_mid + (beta / alpha) * (total + math.log(share))
         if "log_B" not in s:
             s["log_B"] = d_mid + total + math.log(1 - share)
+    elif law.name == "data_size_transfer":
+        beta = s.setdefault("beta", 0.5)
+        log_d_t = s.setdefault("log_D_T", float(np.log(np.min(X[0]))))  # worth the smallest sweep point
+        if "log_B" not in s:  # (B / (D_mid + D_T))**beta = reducible at the geometric middle D_mid
+            s["log_B"] = float(np.logaddexp(np.mean(np.log(X[0])), log_d_t)) + math.log(reducible) / beta
     else:
         e_name, s_name = law.internal[1], law.internal[0]
         e = s.setdefault(e_name, 0.5)
@@ -90,6 +97,11 @@ def _default_starts(law: _Law, X, y) -> list[dict]:
                             "log_B": d_mid + total + math.log(1 - share),
                             "alpha": alpha, "beta": beta, "delta": delta,
                         })
+    elif law.name == "data_size_transfer":
+        for d_t in _transfer_grid(X[0]):
+            for e in _SINGLE_EXPONENTS:
+                for frac in _TRANSFER_DELTA_FRACTIONS:
+                    starts.append(_complete_start(law, X, y, {"D_T": d_t, "beta": e, "delta": frac * l_min}))
     else:
         for e in _SINGLE_EXPONENTS:
             for frac in _DELTA_FRACTIONS:
@@ -97,25 +109,53 @@ def _default_starts(law: _Law, X, y) -> list[dict]:
     return starts
 
 
+def _transfer_grid(d) -> list[float]:
+    """D_T of the starts: from well below the smallest D to above the largest."""
+    lo, hi = float(np.min(d)), float(np.max(d))
+    return [0.01 * lo, lo, math.sqrt(lo * hi), hi, 10.0 * hi]
+
+
 def _refit_starts(law: _Law, X, y, best_reported: dict) -> list[dict]:
     """Starts for bootstrap refits: the full fit's optimum and two points of the grid."""
     l_min = float(np.min(y))
     if law.name == "joint":
         others = [{"alpha": 0.6, "beta": 0.7, "delta": 0.5 * l_min}, {"alpha": 0.25, "beta": 1.5, "delta": 0.0}]
+    elif law.name == "data_size_transfer":  # a transfer worth the smallest D, and next to none
+        d_min = float(np.min(X[0]))
+        others = [{"D_T": d_min, "beta": 0.5, "delta": 0.5 * l_min}, {"D_T": 0.01 * d_min, "beta": 1.0, "delta": 0.0}]
     else:
         e = law.reported[1]
         others = [{e: 0.5, "delta": 0.5 * l_min}, {e: 1.0, "delta": 0.0}]
     return [_complete_start(law, X, y, dict(best_reported))] + [_complete_start(law, X, y, o) for o in others]
 
 
-def _bounds(law: _Law, y, exponent_bounds) -> dict:
+def _bounds(law: _Law, y, exponent_bounds, X=None) -> dict:
+    """Bounds of each internal parameter; ``X`` (the inputs) is needed for D_T's, which are
+    relative to the smallest and largest D (TRANSFER_BOUNDS)."""
     l_min = float(np.min(y))
     b = {}
     for name in law.internal:
-        if name.startswith("log_"):
+        if name == "log_D_T":
+            b[name] = (math.log(TRANSFER_BOUNDS[0] * float(np.min(X[0]))),
+                       math.log(TRANSFER_BOUNDS[1] * float(np.max(X[0]))))
+        elif name.startswith("log_"):
             b[name] = LOG_SCALE_BOUNDS
         elif name == "delta":
             b[name] = (0.0, l_min * (1.0 - DELTA_MARGIN))
         else:
             b[name] = tuple(float(v) for v in exponent_bounds)
     return b
+
+
+def _resample_bounds(law: _Law, X, y, idx, exponent_bounds) -> tuple[np.ndarray, np.ndarray]:
+    """``(lo, hi)``, one row per resample ``idx`` (rows of point indices): the bounds of a fit
+    of that resample alone (delta below its smallest loss, D_T relative to its D range)."""
+    bounds = _bounds(law, y, exponent_bounds, X)
+    lo = np.tile([bounds[k][0] for k in law.internal], (len(idx), 1))
+    hi = np.tile([bounds[k][1] for k in law.internal], (len(idx), 1))
+    hi[:, law.internal.index("delta")] = y[idx].min(axis=1) * (1.0 - DELTA_MARGIN)
+    if "log_D_T" in law.internal:
+        j, d = law.internal.index("log_D_T"), X[0][idx]
+        lo[:, j] = np.log(TRANSFER_BOUNDS[0] * d.min(axis=1))
+        hi[:, j] = np.log(TRANSFER_BOUNDS[1] * d.max(axis=1))
+    return lo, hi

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .fitting import FIT_FUNCTIONS
-from .forms import _LAWS, data_size_law, joint_law, model_size_law
+from .forms import _LAWS, data_size_law, data_size_transfer_law, joint_law, model_size_law
 from .records import HoldoutCheck, LawFit, _jsonable
 from .uncertainty import _with_bootstrap, holdout_check, holdout_largest
 
@@ -29,7 +29,8 @@ class StudyFit:
 
     def band(self, *inputs, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Pointwise ``level`` interval of the law's prediction over the bootstrap refits."""
-        fn = {"model_size": model_size_law, "data_size": data_size_law, "joint": joint_law}[self.fit.law]
+        fn = {"model_size": model_size_law, "data_size": data_size_law, "joint": joint_law,
+              "data_size_transfer": data_size_transfer_law}[self.fit.law]
         n = min(len(v) for v in self.samples.values())
         if n == 0:
             nan = np.full(np.shape(inputs[0]), np.nan)
@@ -64,17 +65,19 @@ def fit_for_study(law: str, *arrays, holdout_mask=None, n_resamples: int = 1000,
     return StudyFit(fit=fit, samples=b.samples, holdout=holdout)
 
 
-STUDY_INPUTS = {"model_size": ("n_params",), "data_size": ("n_train",), "joint": ("n_params", "n_train")}
+STUDY_INPUTS = {"model_size": ("n_params",), "data_size": ("n_train",), "joint": ("n_params", "n_train"),
+                "data_size_transfer": ("n_train",)}
+HOLDOUT_AXIS = {"model_size": "n_params", "data_size": "n_train", "joint": "n_params", "data_size_transfer": "n_train"}
 
 
 def fit_study_laws(points: dict, n_resamples: int = 1000, seed: int = 0,
                    missing: dict | None = None) -> tuple[dict, dict, list[str]]:
     """Notebook 05's fits: each law of ``points`` (law -> the runs of its sweep, a frame with
     run_id, n_params, n_train, cll_test) by :func:`fit_for_study`, holding out the points at
-    the largest N (model size, joint) or D (data size). A law with fewer points than its
-    parameters + 1 is not fitted. Returns ``(studies, report, lines)``: the StudyFit of each
-    fitted law, every law's record for fits.json (with its run ids and ``missing`` runs), and
-    what happened in words."""
+    the largest N (model size, joint) or D (data size and its transfer form). A law with fewer
+    points than its parameters + 1 is not fitted. Returns ``(studies, report, lines)``: the
+    StudyFit of each fitted law, every law's record for fits.json (with its run ids and
+    ``missing`` runs), and what happened in words."""
     missing = missing or {}
     studies, report, lines = {}, {}, []
     for law, frame in points.items():
@@ -85,7 +88,7 @@ def fit_study_laws(points: dict, n_resamples: int = 1000, seed: int = 0,
             lines.append(f"{law}: NOT FITTED — only {len(frame)} points (at least {needed} needed).")
             continue
         arrays = [frame[c].to_numpy(float) for c in STUDY_INPUTS[law]] + [frame["cll_test"].to_numpy(float)]
-        axis = "n_train" if law == "data_size" else "n_params"
+        axis = HOLDOUT_AXIS[law]
         holdout = holdout_largest(frame[axis].to_numpy(float))
         study = fit_for_study(law, *arrays, holdout_mask=holdout, n_resamples=n_resamples, seed=seed)
         studies[law] = study
@@ -97,7 +100,7 @@ def fit_study_laws(points: dict, n_resamples: int = 1000, seed: int = 0,
         if study.holdout is not None:
             errors = ", ".join(f"{100 * e:+.1f}%" for e in study.holdout.relative_error)
             lines.append(f"   extrapolation: fitted without {int(holdout.sum())} point(s) at the largest "
-                         f"{'D' if law == 'data_size' else 'N'}, predicted them with relative error {errors}")
+                         f"{'D' if axis == 'n_train' else 'N'}, predicted them with relative error {errors}")
     return studies, report, lines
 
 

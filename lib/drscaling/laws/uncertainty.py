@@ -10,9 +10,9 @@ import warnings as _warnings
 import numpy as np
 
 from .fitting import FIT_FUNCTIONS, _LAW_OF_FN, _as_points, _check_options, _fit_many, _fit_one
-from .forms import BATCH_MAX_STEPS, DELTA_MARGIN, EXPONENT_BOUNDS, HUBER_DELTA, PROBE_STEPS, _LAWS, _Law
+from .forms import BATCH_MAX_STEPS, EXPONENT_BOUNDS, HUBER_DELTA, PROBE_STEPS, _LAWS, _Law
 from .records import BootstrapIntervals, HoldoutCheck, LawFit
-from .starts import _bounds, _default_starts, _refit_starts, _to_reported
+from .starts import _bounds, _default_starts, _refit_starts, _resample_bounds, _to_reported
 
 
 # --------------------------------------------------------------------------------------------
@@ -24,7 +24,7 @@ def _law_of(fit_fn) -> _Law:
         return _LAWS[_LAW_OF_FN[fit_fn]]
     if isinstance(fit_fn, str) and fit_fn in _LAWS:
         return _LAWS[fit_fn]
-    raise ValueError(f"fit_fn: expected one of fit_model_size_law, fit_data_size_law, fit_joint_law "
+    raise ValueError(f"fit_fn: expected one of {', '.join(fn.__name__ for fn in FIT_FUNCTIONS.values())} "
                      f"(or a law name {list(_LAWS)}), got {fit_fn!r}")
 
 
@@ -117,18 +117,15 @@ def _refit_warm(law: _Law, X, y, idx: np.ndarray, full_fit: LawFit, fit_opts: di
     lower than that refit it is taken on to convergence and wins: about one resample in a
     hundred has a lower optimum far from the full fit's, and those sit in the intervals' tails.
     The few still not converged after BATCH_MAX_STEPS steps (crawling along a flat valley) are
-    finished by lmfit as in a fit, whose verdict counts. The delta bound is each resample's own
-    (below its smallest loss).
+    finished by lmfit as in a fit, whose verdict counts. The delta and D_T bounds are each
+    resample's own (below its smallest loss; relative to its D range).
     """
     if not len(idx):
         return []
     hd, exponent_bounds = _check_options(fit_opts.get("huber_delta", HUBER_DELTA), fit_opts.get("loss", "huber"),
                                          fit_opts.get("exponent_bounds", EXPONENT_BOUNDS))
     max_steps = fit_opts.get("max_nfev") or BATCH_MAX_STEPS
-    bounds = _bounds(law, y, exponent_bounds)
-    lo = np.tile([bounds[k][0] for k in law.internal], (len(idx), 1))
-    hi = np.tile([bounds[k][1] for k in law.internal], (len(idx), 1))
-    hi[:, law.internal.index("delta")] = y[idx].min(axis=1) * (1.0 - DELTA_MARGIN)
+    lo, hi = _resample_bounds(law, X, y, idx, exponent_bounds)
 
     def best_of(which, starts, steps):
         """Resamples ``which`` fitted from each of ``starts`` ((k, p), or one (1, p) per resample
@@ -157,7 +154,8 @@ def _refit_warm(law: _Law, X, y, idx: np.ndarray, full_fit: LawFit, fit_opts: di
         values = dict(zip(law.internal, x[i]))
         if not ok[i]:  # lmfit takes over where the vectorised solver stopped, as in a fit
             Xb, yb = tuple(a[idx[i]] for a in X), y[idx[i]]
-            res = _fit_one(law, Xb, np.log(yb), values, _bounds(law, yb, exponent_bounds), hd, fit_opts.get("max_nfev"))
+            res = _fit_one(law, Xb, np.log(yb), values, _bounds(law, yb, exponent_bounds, Xb), hd,
+                           fit_opts.get("max_nfev"))
             if not res["success"]:
                 out.append((None, f"did not converge: {res['message']}"))
                 continue
