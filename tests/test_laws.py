@@ -510,3 +510,165 @@ def test_parameter_table_of_no_fit_is_empty_with_its_columns():
     table = parameter_table({})
     assert len(table) == 0 and list(table.columns) == ["value", "95% low", "95% high"]
     assert list(table.index.names) == ["law", "parameter"]
+
+
+# ---------------------------------------------------------------- the transfer form of the data-size law
+# L(D) = (B/(D + D_T))**beta + delta (Hernandez et al. 2021): the pretraining is worth D_T pairs.
+# A cpu-profile-sized sweep: 12 data sizes over 1.5 decades from 2,500 pairs, one run each.
+D12 = np.geomspace(2500, 2500 * 10 ** 1.5, 12)
+TRANSFER_TRUTHS = [dict(B=5.5e4, D_T=4e3, beta=0.3, delta=1.5),
+                   dict(B=1e7, D_T=4e3, beta=0.14, delta=0.6)]  # near the cpu study's own fit
+TRANSFER_TRUTH = dict(B=2e5, D_T=5e3, beta=0.5, delta=1.0)  # its bend well inside the points
+
+
+def test_transfer_law_log_form_equals_the_direct_form_and_a_value_by_hand():
+    # (1e4 / (9e3 + 1e3))**0.5 + 0.2 = 1.2
+    assert laws.data_size_transfer_law(9e3, 1e4, 1e3, 0.5, 0.2) == pytest.approx(1.2, rel=1e-12)
+    assert laws.log_data_size_transfer_law(9e3, math.log(1e4), math.log(1e3), 0.5, 0.2) == pytest.approx(math.log(1.2))
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        B, D_T = 10 ** rng.uniform(2, 8), 10 ** rng.uniform(-2, 7)
+        beta, delta = rng.uniform(0.05, 2.0), rng.choice([0.0, rng.uniform(0.01, 2.0)])
+        d = 10 ** rng.uniform(2, 7, 7)
+        np.testing.assert_allclose(laws.log_data_size_transfer_law(d, math.log(B), math.log(D_T), beta, delta),
+                                   np.log(laws.data_size_transfer_law(d, B, D_T, beta, delta)), rtol=1e-12, atol=1e-12)
+    # D_T << D: the paper's data-size law; D_T = 1e300 stays finite in the log form
+    np.testing.assert_allclose(laws.data_size_transfer_law(D12, 3e4, 1e-6, 0.4, 0.3),
+                               laws.data_size_law(D12, 3e4, 0.4, 0.3), rtol=1e-9)
+    assert np.isfinite(laws.log_data_size_transfer_law(D12, 5.0, math.log(1e300), 0.5, 0.0)).all()
+
+
+def test_transfer_law_jacobian_matches_finite_differences():
+    law = laws._LAWS["data_size_transfer"]
+    for theta in (dict(log_B=11.0, log_D_T=8.3, beta=0.3, delta=1.5),  # D_T inside the points
+                  dict(log_B=16.0, log_D_T=1.0, beta=0.14, delta=0.01),  # D_T far below, a low floor
+                  dict(log_B=13.0, log_D_T=13.5, beta=0.8, delta=0.2)):  # D_T above the largest D
+        jac = law.jac((D12,), **theta)
+        for j, k in enumerate(law.internal):
+            h = 1e-6 * max(1.0, abs(theta[k]))
+            up, down = dict(theta), dict(theta)
+            up[k] += h
+            down[k] -= h
+            fd = (law.logpred((D12,), **up) - law.logpred((D12,), **down)) / (2 * h)
+            np.testing.assert_allclose(jac[:, j], fd, rtol=1e-5, atol=1e-8, err_msg=f"{theta}: d/d{k}")
+
+
+@pytest.mark.parametrize("truth", TRANSFER_TRUTHS)
+def test_transfer_law_recovered_from_noiseless_points(truth):
+    fit = laws.fit_law("data_size_transfer", D12, laws.data_size_transfer_law(D12, **truth))
+    assert_close(fit.params, truth, 0.01)
+    assert fit.law == "data_size_transfer" and list(fit.params) == ["B", "D_T", "beta", "delta"]
+    assert fit.success and fit.bounds_hit == [] and fit.r2 == pytest.approx(1.0, abs=1e-9)
+    assert fit.bounds["D_T"] == pytest.approx((1e-4 * D12.min(), 1e3 * D12.max()))
+    d_t = np.unique(np.round([s["start"]["D_T"] for s in fit.starts], 6))  # from well below to above the points
+    assert len(fit.starts) == 75 and d_t.min() == pytest.approx(0.01 * D12.min()) and d_t.max() > D12.max()
+
+
+def test_transfer_law_recovered_from_noisy_points():
+    # 0.1% log-normal noise: four parameters over 1.5 decades are pinned down only by precise points
+    # (at 0.5% B already moves by a factor 2; see the bootstrap tests below)
+    for seed in range(3):
+        losses = noisy(laws.data_size_transfer_law(D12, **TRANSFER_TRUTH), 0.001, seed)
+        fit = laws.fit_data_size_transfer_law(D12, losses)
+        assert fit.success and fit.bounds_hit == []
+        assert fit.params["B"] == pytest.approx(TRANSFER_TRUTH["B"], rel=0.3)
+        assert_close({k: fit.params[k] for k in ("D_T", "beta", "delta")},
+                     {k: TRANSFER_TRUTH[k] for k in ("D_T", "beta", "delta")}, 0.15)
+
+
+def test_transfer_law_with_no_transfer_is_the_paper_data_size_law():
+    """Points of the paper's law: D_T goes to its lower bound, said so, and the other parameters
+    and the predictions are the paper's data-size law's fit."""
+    for truth in DATA_TRUTHS + [dict(B=1e8, beta=0.1, delta=1.0)]:
+        losses = laws.data_size_law(D12, **truth)
+        paper = fit_data_size_law(D12, losses)
+        transfer = laws.fit_data_size_transfer_law(D12, losses)
+        assert transfer.bounds_hit == ["D_T"] and transfer.params["D_T"] == pytest.approx(1e-4 * D12.min(), rel=1e-3)
+        assert "on a bound: D_T" in transfer.status
+        assert any("D_T sits on its lower bound" in w and "paper's data-size law" in w for w in transfer.warnings)
+        for k in ("beta", "delta"):
+            assert transfer.params[k] == pytest.approx(paper.params[k], rel=2e-3), k
+        assert math.log(transfer.params["B"]) == pytest.approx(math.log(paper.params["B"]), abs=1e-2)
+        np.testing.assert_allclose(transfer.predict(D12), paper.predict(D12), rtol=1e-4)
+
+
+def test_transfer_law_through_study_holdout_and_json():
+    losses = laws.data_size_transfer_law(D12, **TRANSFER_TRUTH)
+    frame = pd.DataFrame({"run_id": [f"d{i}" for i in range(12)], "n_params": 1e5, "n_train": D12,
+                          "cll_test": losses})
+    studies, report, lines = laws.fit_study_laws({"data_size": frame, "data_size_transfer": frame}, n_resamples=20)
+    study = studies["data_size_transfer"]
+    assert_close(study.fit.params, TRANSFER_TRUTH, 0.01)
+    assert set(study.fit.intervals) == {"B", "D_T", "beta", "delta"} and study.fit.bootstrap["n_resamples"] == 20
+    assert study.holdout.inputs["n_train"] == pytest.approx([D12.max()])  # the largest D, not the largest N
+    assert abs(study.holdout.relative_error[0]) < 1e-3
+    low, high = study.band(D12)
+    assert np.all(low <= losses * (1 + 1e-6)) and np.all(high >= losses * (1 - 1e-6))
+    assert any(line.startswith("data_size_transfer:") for line in lines)
+    assert any("at the largest D" in line for line in lines if "extrapolation" in line)
+    d = json.loads(json.dumps(report["data_size_transfer"], allow_nan=False))
+    again = laws.LawFit.from_dict(d)
+    np.testing.assert_allclose(again.predict(D12), study.fit.predict(D12), rtol=1e-12)
+    assert d["holdout"]["fit_params"]["D_T"] == pytest.approx(TRANSFER_TRUTH["D_T"], rel=1e-2)
+    # the paper's laws are recorded as before, under their own keys
+    assert set(report) == {"data_size", "data_size_transfer"}
+    assert set(report["data_size"]["params"]) == {"B", "beta", "delta"}
+    check = holdout_check(laws.fit_data_size_transfer_law, D12, losses, holdout_largest(D12))
+    assert check.fit.n_points == 11 and check.max_abs_relative_error < 1e-3
+
+
+def transfer_like_losses(seed):
+    return noisy(laws.data_size_transfer_law(D12, **TRANSFER_TRUTH), 0.002, seed=seed)
+
+
+def test_fast_bootstrap_of_transfer_law_reaches_the_grid_refit_optimum():
+    """As for the model-size law above: resample by resample, the fast refit equals a fresh fit
+    from the whole grid of starts (``refit="grid"``), in objective and in parameters."""
+    losses = transfer_like_losses(seed=11)
+    full = laws.fit_data_size_transfer_law(D12, losses)
+    assert full.success and full.bounds_hit == []
+    n = 6  # the reference costs about a second a resample (75 starts through scipy)
+    fast = bootstrap("data_size_transfer", D12, losses, n_resamples=n, seed=3, full_fit=full)
+    grid = bootstrap("data_size_transfer", D12, losses, n_resamples=n, seed=3, full_fit=full, refit="grid")
+    assert fast.n_used == grid.n_used == n
+    f_fast = resample_objective("data_size_transfer", fast.samples, (D12, losses), seed=3)
+    f_grid = resample_objective("data_size_transfer", grid.samples, (D12, losses), seed=3)
+    assert np.all(f_fast <= f_grid * (1 + 1e-8)), (f_fast / f_grid - 1)
+    for k in ("beta", "delta"):
+        np.testing.assert_allclose(fast.samples[k], grid.samples[k], rtol=2e-2, err_msg=k)
+    for k in ("B", "D_T"):
+        np.testing.assert_allclose(np.log(fast.samples[k]), np.log(grid.samples[k]), atol=2e-2, err_msg=k)
+
+
+def test_fast_bootstrap_intervals_of_transfer_law_within_sampling_noise_of_full_multistart():
+    """As for the model-size law above, with the transfer law's 75 starts, its D_T bounds of each
+    resample, and B and D_T on a log scale; fewer resamples, to keep the reference affordable."""
+    law = laws._LAWS["data_size_transfer"]
+    losses = transfer_like_losses(seed=11)
+    full = laws.fit_data_size_transfer_law(D12, losses)
+    n, seeds = 100, range(3)
+
+    def ends(samples):
+        v = {k: np.log(s) if k in ("B", "D_T") else s for k, s in samples.items()}
+        return np.array([np.quantile(v[k], [0.025, 0.975]) for k in law.reported])
+
+    idx = np.random.default_rng(0).integers(0, len(losses), (n, len(losses)))
+    starts = [laws._default_starts(law, (D12[i],), losses[i]) for i in idx]
+    k = len(starts[0])
+    x0, lo, hi = (np.array(v) for v in zip(*(laws._start_vector(
+        law, s, laws._bounds(law, losses[i], laws.EXPONENT_BOUNDS, (D12[i],)))
+        for i, ss in zip(idx, starts) for s in ss)))
+    rows = np.repeat(idx, k, axis=0)
+    x, f, ok, _ = laws._fit_many(law, (D12[rows],), np.log(losses[rows]), x0, lo, hi, laws.HUBER_DELTA, 5000)
+    x, f = x.reshape(n, k, -1), f.reshape(n, k)
+    assert ok.reshape(n, k)[np.arange(n), f.argmin(axis=1)].all()
+    best = x[np.arange(n), f.argmin(axis=1)]
+    reference = ends({rep: np.exp(best[:, j]) if rep in ("B", "D_T") else best[:, j]
+                      for j, rep in enumerate(law.reported)})
+
+    fast = [ends(bootstrap("data_size_transfer", D12, losses, n_resamples=n, seed=s, full_fit=full).samples)
+            for s in seeds]
+    noise = np.std(fast, axis=0, ddof=1)
+    assert np.all(noise > 0)
+    diff = np.abs(fast[0] - reference)
+    assert np.all(diff <= 0.25 * noise), f"|fast - full| / seed noise =\n{diff / noise}"
