@@ -101,8 +101,16 @@ if study:
 #
 # A `generated-local` method writes its queries with a small T5 trained from scratch on this
 # dataset's training pairs only (passage → human question), as docT5query was trained on MS MARCO's
-# human pairs. It is trained once and cached under `data/processed/<dataset>/generators/`. Its
-# quality on held-out validation passages:
+# human pairs. It is trained once and cached under `data/processed/<dataset>/generators/`. It has a
+# copy mechanism (a pointer-generator): each word it writes is drawn from a mixture of its vocabulary
+# and the words of its passage, weighted by where it attends,
+#
+# $$p(w) = g\,p_{\text{vocab}}(w) + (1-g)\sum_{i:\,x_i = w} a_i ,$$
+#
+# with $a_i$ its attention on passage token $x_i$ and $g$ a learnt gate. Without it, this small
+# model trained for about one pass over the pairs wrote the same generic question for every
+# passage; questions reuse their passage's rare words, which the copy lets it write. Its quality on
+# held-out validation passages:
 #
 # - **validation loss**: the mean cross-entropy per question token, $-\frac{1}{|q|}\sum_t \log p(q_t \mid q_{<t}, p)$;
 # - **ROUGE-L**: the F1 of the longest common subsequence of words between the generated and the
