@@ -615,6 +615,17 @@ def test_transfer_law_through_study_holdout_and_json():
     assert set(report["data_size"]["params"]) == {"B", "beta", "delta"}
     check = holdout_check(laws.fit_data_size_transfer_law, D12, losses, holdout_largest(D12))
     assert check.fit.n_points == 11 and check.max_abs_relative_error < 1e-3
+    # notebook 05's table of the two forms, from their fits.json records
+    table = laws.side_by_side(report)
+    assert list(table.columns) == ["data_size", "data_size_transfer"]
+    assert list(table.index[:4]) == ["B", "D_T", "beta", "delta"] and table.loc["D_T", "data_size"] == "—"
+    low, high = study.fit.intervals["D_T"]
+    assert table.loc["D_T", "data_size_transfer"] == f"{study.fit.params['D_T']:.4g} [{low:.3g}, {high:.3g}]"
+    assert table.loc["on a bound", "data_size_transfer"] == "none"
+    assert table.loc["held out: observed", "data_size_transfer"] == f"{losses[-1]:.4g}"
+    assert table.loc["held out: predicted (error)", "data_size_transfer"].endswith(("(+0.00%)", "(-0.00%)"))
+    unfitted = laws.side_by_side({"data_size": report["data_size"], "data_size_transfer": {"status": "not fitted: 4"}})
+    assert unfitted.loc["status", "data_size_transfer"] == "not fitted: 4" and unfitted.loc["status", "data_size"] == "—"
 
 
 def transfer_like_losses(seed):

@@ -61,6 +61,16 @@ def test_law_takeaways_from_a_report():
     assert "on a bound: delta" in text[1]
     assert "spans more than a factor 3" in text[1]  # 0.01 to 0.9
     assert text[2] == "- **joint**: not fitted: 3 points, at least 6 needed."
+    assert len(text) == 3  # a report without the transfer form (written before it) has no line for it
+    report["data_size_transfer"] = {
+        "params": {"B": 2e5, "D_T": 5516.0, "beta": 0.22, "delta": 1.3},
+        "intervals": {"beta": [0.09, 9.4], "D_T": [1206.0, 125022.0]}, "r2": 0.9925, "bounds_hit": [],
+        "holdout": {"relative_error": [0.0068]}}
+    text = narrative.law_takeaways(report).splitlines()
+    assert text[3] == ("- **data size, transfer form**: beta = 0.22 (95% interval 0.09 to 9.4), R² 0.993; no parameter "
+                       "on a bound; the pretraining is worth D_T = 5,516 pairs (95% interval 1,206 to 125,022); "
+                       "fitted without the largest D, it predicts those points +0.7% off. The interval spans more "
+                       "than a factor 3: the runs do not pin this exponent down.")
 
 
 # ---------------------------------------------------------------- take-aways of notebooks 01-04 and 06

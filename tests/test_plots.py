@@ -29,6 +29,22 @@ def test_single_law_draws_seed_error_bars():
     assert "mean and range over seeds" in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
+def test_transfer_form_drawn_dashed_beside_the_data_size_law():
+    from drscaling.plots import add_law_curve
+
+    d = np.geomspace(2500, 80000, 6)
+    loss = (2e5 / (d + 5e3)) ** 0.5 + 1.0  # a transfer law with D_T = 5,000 pairs
+    paper = laws.fit_for_study("data_size", d, loss, n_resamples=5, seed=0)
+    transfer = laws.fit_for_study("data_size_transfer", d, loss, n_resamples=5, seed=0)
+    fig = add_law_curve(plot_single_law(paper, "D", "data size"), transfer, "transfer form")
+    ax = fig.axes[0]
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) == 1
+    np.testing.assert_allclose(np.interp(d, dashed[0].get_xdata(), dashed[0].get_ydata()), loss, rtol=2e-3)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("transfer form: (") and "/(D + 5e+03))^0.50 + 1.00" in t for t in labels), labels
+
+
 def test_log_loss_axes_read_as_plain_numbers():
     """A loss axis spanning less than a decade is labelled 3, 4, 5, not 3x10^0."""
     n = np.geomspace(1e4, 3e5, 6)

@@ -138,6 +138,8 @@ def law_takeaways(report: dict) -> str:
     with interval, R², bounds, and how well it predicted the held-out points."""
     names = {"model_size": ("model size", "alpha", "N"), "data_size": ("data size", "beta", "D"),
              "joint": ("joint", "alpha", "N")}
+    if "data_size_transfer" in report:  # fitted beside the paper's data-size law (older reports lack it)
+        names["data_size_transfer"] = ("data size, transfer form", "beta", "D")
     lines = []
     for law, (title, exponent, axis) in names.items():
         rec = report.get(law)
@@ -149,6 +151,10 @@ def law_takeaways(report: dict) -> str:
         bound = rec.get("bounds_hit") or []
         text = (f"**{title}**: {exponent} = {value:.3g} (95% interval {lo:.3g} to {hi:.3g}), R² {rec['r2']:.3f}"
                 + (f"; on a bound: {', '.join(bound)}" if bound else "; no parameter on a bound"))
+        if "D_T" in rec["params"]:
+            d_lo, d_hi = (rec.get("intervals") or {}).get("D_T", (math.nan, math.nan))
+            text += (f"; the pretraining is worth D_T = {rec['params']['D_T']:,.0f} pairs "
+                     f"(95% interval {d_lo:,.0f} to {d_hi:,.0f})")
         held = rec.get("holdout")
         if held and held.get("relative_error"):
             errors = ", ".join(f"{100 * e:+.1f}%" for e in held["relative_error"])

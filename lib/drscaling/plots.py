@@ -111,6 +111,30 @@ def seed_spread(x, y) -> pd.DataFrame:
                          "max": frame.max()}).reset_index()
 
 
+def law_label(fit) -> str:
+    """A fitted one-variable law as a formula with its values, for a legend."""
+    p = fit.params
+    if fit.law == "model_size":
+        return f"({p['A']:.3g}/N)^{p['alpha']:.2f} + {p['delta']:.2f}"
+    if fit.law == "data_size_transfer":
+        return f"({p['B']:.3g}/(D + {p['D_T']:.3g}))^{p['beta']:.2f} + {p['delta']:.2f}"
+    return f"({p['B']:.3g}/D)^{p['beta']:.2f} + {p['delta']:.2f}"
+
+
+def add_law_curve(fig, study, name: str):
+    """Another law fitted to the same points, as a dashed curve on a figure of
+    :func:`plot_single_law` (the data-size law's transfer form beside the paper's form)."""
+    import numpy as np
+
+    fit, ax = study.fit, fig.axes[0]
+    x = fit.points["n_params" if fit.law == "model_size" else "n_train"]
+    grid = np.geomspace(x.min() / 1.5, x.max() * 1.5, 200)
+    ax.plot(grid, fit.predict(grid), ls="--", color=PALETTE[1],
+            label=f"{name}: {law_label(fit)}, R² = {fit.r2:.3f}")
+    ax.legend(fontsize=7)
+    return fig
+
+
 def plot_single_law(study, xlabel: str, title: str, ax=None):
     """A one-variable law in the paper's style (Figures 3 and 4): log-log axes, the runs, the
     fitted curve with its 95% bootstrap band, the held-out point(s) marked and their
@@ -127,10 +151,7 @@ def plot_single_law(study, xlabel: str, title: str, ax=None):
     grid = np.geomspace(x.min() / 1.5, x.max() * 1.5, 200)
     low, high = study.band(grid)
     ax.fill_between(grid, low, high, alpha=0.2, label="95% bootstrap band")
-    p = fit.params
-    label = (f"({p['A']:.3g}/N)^{p['alpha']:.2f} + {p['delta']:.2f}" if fit.law == "model_size"
-             else f"({p['B']:.3g}/D)^{p['beta']:.2f} + {p['delta']:.2f}")
-    ax.plot(grid, fit.predict(grid), label=f"fit: {label}, R² = {fit.r2:.3f}")
+    ax.plot(grid, fit.predict(grid), label=f"fit: {law_label(fit)}, R² = {fit.r2:.3f}")
     spread = seed_spread(x, y)
     if (spread["runs"] > 1).any():  # several seeds per point: their mean and range (error bar)
         ax.scatter(x, y, color="black", s=8, alpha=0.4, zorder=3, label="runs (one per seed)")

@@ -139,4 +139,5 @@ from .study import (  # noqa: F401
     fit_for_study,
     fit_study_laws,
     parameter_table,
+    side_by_side,
 )

@@ -116,3 +116,34 @@ def parameter_table(fits: dict) -> "pandas.DataFrame":
         rows.append({"law": law, "parameter": "R² (log L)", "value": fit.r2})
     columns = ["law", "parameter", "value", "95% low", "95% high"]  # also when no law was fitted
     return pd.DataFrame(rows, columns=columns).set_index(["law", "parameter"])
+
+
+def side_by_side(report: dict, names=("data_size", "data_size_transfer")) -> "pandas.DataFrame":
+    """Laws fitted to the same points, one column each (notebook 05: the paper's data-size law
+    and its transfer form), from their records in fits.json's ``laws``: each parameter with its
+    95% interval, R², the parameters on a bound, and the held-out points' prediction; a law
+    that was not fitted shows why."""
+    import pandas as pd
+
+    columns = {}
+    for name in names:
+        rec = report.get(name) or {"status": "not fitted"}
+        if "params" not in rec:
+            columns[name] = {"status": rec["status"]}
+            continue
+        col = {}
+        for k, v in rec["params"].items():
+            lo, hi = (rec.get("intervals") or {}).get(k, (math.nan, math.nan))
+            col[k] = f"{v:.4g} [{lo:.3g}, {hi:.3g}]"
+        col["R² (log L)"] = f"{rec['r2']:.4f}"
+        col["on a bound"] = ", ".join(rec["bounds_hit"]) or "none"
+        held = rec.get("holdout")
+        if held:
+            col["held out: observed"] = ", ".join(f"{v:.4g}" for v in held["observed"])
+            col["held out: predicted (error)"] = ", ".join(
+                f"{p:.4g} ({100 * e:+.2f}%)" for p, e in zip(held["predicted"], held["relative_error"]))
+        columns[name] = col
+    rows = list(dict.fromkeys(k for col in columns.values() for k in col))
+    params = ("A", "B", "D_T", "alpha", "beta", "delta")  # first, in one order for every law
+    order = [k for k in params if k in rows] + [k for k in rows if k not in params]
+    return pd.DataFrame(columns).reindex(order).fillna("—")
