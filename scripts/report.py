@@ -21,6 +21,8 @@ from drscaling.config import load_profile
 from drscaling.fileio import read_json, write_text
 from drscaling.laws import paper_reported, paper_value
 
+LAWS = ("model_size", "data_size", "joint")  # the paper's three
+TRANSFER = "data_size_transfer"  # the data-size law's transfer form, fitted beside it; the paper has none
 FIGURES = ["law_model_size.png", "law_data_size.png", "law_joint.png", "ranking_vs_cll.png",
            "annotation_laws.png", "annotation_noise.png"]
 
@@ -40,10 +42,15 @@ def stage_times(out) -> list[str]:
     return ["| stage | wall time | finished (UTC) |", "|---|---|---|", *rows]
 
 
+def fitted_laws(fits: dict) -> list[str]:
+    """The paper's three laws, then the transfer form where fits.json has it (older ones do not)."""
+    return [*LAWS, *([TRANSFER] if TRANSFER in fits["laws"] else [])]
+
+
 def laws_table(fits: dict, reported: dict) -> list[str]:
     lines = ["| law | parameter | this study (95% bootstrap interval) | paper v1, MS MARCO | paper v1, T2Ranking "
              "| v2, MS MARCO (third-party) |", "|---|---|---|---|---|---|"]
-    for law in ("model_size", "data_size", "joint"):
+    for law in fitted_laws(fits):
         entry = fits["laws"].get(law, {})
         if "params" not in entry:
             lines.append(f"| {law} | — | {entry.get('status', 'not fitted')} | | | |")
@@ -165,14 +172,19 @@ def main() -> None:
         "",
         *laws_table(fits, paper_reported()),
         "",
+        *([f"`{TRANSFER}` is the data-size law in the transfer form of Hernandez et al. 2021, "
+           "L(D) = (B/(D + D_T))^beta + delta, fitted to the same points: D_T is what the models' pretraining "
+           "is worth in human pairs. The paper has no such law.", ""]
+          if TRANSFER in fits["laws"] else []),
     ]
-    for law in ("model_size", "data_size", "joint"):
+    for law in fitted_laws(fits):
         entry = fits["laws"].get(law, {})
         h = entry.get("holdout")
         if h:
             errors = ", ".join(f"{100 * e:+.1f}%" for e in h["relative_error"])
             lines.append(f"- {law}: fitted without the {len(h['relative_error'])} point(s) at the largest "
-                         f"{'D' if law == 'data_size' else 'N'}, the law predicts them with relative error {errors}.")
+                         f"{'D' if law.startswith('data_size') else 'N'}, the law predicts them with relative error "
+                         f"{errors}.")
         for w in entry.get("warnings", []):
             lines.append(f"- {law}: warning: {w}")
     corr = out / "tables" / "ranking_vs_cll.csv"
