@@ -7,6 +7,9 @@ group after its shape's pretraining on 18,000 ICT pairs (one per training passag
   h64    L1-H64 from its pretraining at D = 2.5k, 5k, 10k, 20k, 40k (3 passes) and 80k (2 passes,
          to save 13 CPU-minutes)
   h16    L1-H16 from its pretraining at D = 2.5k and 10k
+  pre16s1, pre24s1  L1-H16 / L1-H24 pretrained with seed 1 (other ICT pairs, other initial
+         weights), then fine-tuned at D = 40k, seed 0: how much of a model-size point is the draw of
+         its shape's one pretraining (the profile's two fine-tuning seeds share it)
 
 Runs live in ``outputs/pilots/pretrain/runs/<run_id>/`` and are skipped when done (run two
 invocations with different --groups to use both cores). The summary prints every run's test
@@ -47,8 +50,11 @@ def groups(profile, key: str) -> dict[str, list[RunSpec]]:
     h64 = [make_spec(profile, key, 64, "human", d, init=pre[64].run_id) for d in (2500, 5000, 10000, 20000, 40000)]
     h64.append(make_spec(profile, key, 64, "human", 80000, init=pre[64].run_id, passes=2))
     h16 = [make_spec(profile, key, 16, "human", d, init=pre[16].run_id) for d in (2500, 10000)]
+    other = {h: make_spec(profile, key, h, "ict", 18000, options=ICT, seed=1) for h in (16, 24)}
+    seeded = {f"pre{h}s1": [other[h], make_spec(profile, key, h, "human", 40000, init=other[h].run_id)]
+              for h in (16, 24)}
     # each group trains its pretraining first (skipped when done)
-    return {"h64": [pre[64], *h64], "h16": [pre[16], *h16]}
+    return {"h64": [pre[64], *h64], "h16": [pre[16], *h16], **seeded}
 
 
 def summary(scratch: Path | None) -> None:

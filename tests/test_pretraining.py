@@ -52,10 +52,24 @@ def test_each_shape_is_pretrained_once_and_its_runs_start_from_it(tmp_path):
     assert all("init" not in p.spec.model for p in plan_grid(plain, KEY))
 
 
+def test_seed_run_pretrains_each_shape_once_per_seed(tmp_path):
+    prof = load_profile(write_profile(tmp_path, {**SECTION, "pretraining": {**PRE, "seed": "run"}}))
+    planned = plan_grid(prof, KEY)
+    pre = {(p.spec.model_name, p.spec.seed): p.run_id for p in planned if p.sweeps == ("pretraining",)}
+    assert sorted(pre) == [("L1-H16", 0), ("L1-H16", 1), ("L1-H8", 0), ("L1-H8", 1)]
+    rest = [p for p in planned if p.sweeps != ("pretraining",)]
+    assert rest and all(p.spec.model["init"] == pre[(p.spec.model_name, p.spec.seed)] for p in rest)
+    # seed 0's pretraining is the fixed-seed profile's: its seed-0 runs keep their ids
+    fixed = {p.run_id for p in plan_grid(load_profile(write_profile(tmp_path, SECTION, name="f")), KEY)}
+    assert {p.run_id for p in rest if p.spec.seed == 0} <= fixed
+    assert not {p.run_id for p in rest if p.spec.seed == 1} & fixed
+
+
 @pytest.mark.parametrize("pre, match", [
     ({"method": "human", "n_train": 10}, "pretraining uses no human pair"),
     ({"method": "ict"}, "expected a mapping with method, n_train"),
     ({"method": "ict", "n_train": 0}, r"pretraining.n_train: expected a positive integer"),
+    ({"method": "ict", "n_train": 10, "seed": "each"}, r"pretraining.seed: expected a non-negative integer or run"),
     ({"method": "ict", "n_train": 10, "rate": 0.1}, "rate"),
     ({"method": "ict", "n_train": 10, "training": {"no_such": 1}}, "no_such"),
 ])

@@ -200,6 +200,7 @@ class GridConfig:
     # passages alone ({method: ict, keep_sentence_prob: 0.1, n_train: 54606, seed: 0, training:
     # {...overrides}}), and every run of that shape starts from its kept checkpoint, as the
     # paper's runs start from a pretrained BERT. Its runs are planned with sweeps=("pretraining",).
+    # seed: run pretrains each shape once per seed of its runs (each seed its own pretraining).
     pretraining: dict | None = None
     executor: str = "local"  # local | ray
     # local: runs at a time, each in its own process. On a small CPU two one-thread runs side by

@@ -163,7 +163,7 @@ def plan_grid(profile: Profile, data_key: str, sweeps: Iterable[str] = MAIN_SWEE
                 continue
             model, training = _model_and_training(shape, shape_where, base)
             if pretraining is not None and "pretrained" not in model:
-                pre = _pretraining_spec(profile, data_key, model, base, pretraining, where)
+                pre = _pretraining_spec(profile, data_key, model, base, pretraining, seed, where)
                 add(pre, "pretraining")
                 model = {**model, "init": pre.run_id}
             training = dataclasses.asdict(TrainingConfig(**training).for_n_train(d))  # steps from D
@@ -195,21 +195,28 @@ def _pretraining(g, where: str) -> dict | None:
         raise ConfigError(str(e)) from None
     n, seed = pre["n_train"], pre.get("seed", 0)
     for name, value in (("n_train", n), ("seed", seed)):
+        if name == "seed" and value == "run":
+            continue
         if not isinstance(value, int) or isinstance(value, bool) or value < (1 if name == "n_train" else 0):
             raise ConfigError(f"{at}.{name}: expected a {'positive' if name == 'n_train' else 'non-negative'} "
-                              f"integer, got {value!r}")
+                              f"integer{'' if name == 'n_train' else ' or run'}, got {value!r}")
     training = pre.get("training") or {}
     if not isinstance(training, dict):
         raise ConfigError(f"{at}.training: expected a mapping of TrainingConfig settings, got {training!r}")
     return {"method": pre["method"], "options": options, "n_train": n, "seed": seed, "training": training}
 
 
-def _pretraining_spec(profile: Profile, data_key: str, model: dict, base: dict, pre: dict, where: str) -> RunSpec:
-    """The pretraining run of one shape: one seed for every run of the shape, as one BERT
-    checkpoint serves every fine-tuning run in the paper."""
+def _pretraining_spec(profile: Profile, data_key: str, model: dict, base: dict, pre: dict, run_seed: int,
+                      where: str) -> RunSpec:
+    """The pretraining run of one shape: with a fixed seed one run for every run of the shape, as
+    one BERT checkpoint serves every fine-tuning run in the paper; with ``seed: run`` one per seed
+    of the runs, so that two seeds of a point are two draws of pretraining and fine-tuning (one
+    shared pretraining moved L1-H16's fine-tuned test CLL by 0.16, ten times its fine-tuning seed
+    spread: docs/cpu-profile-design.md)."""
     training = from_dict(TrainingConfig, {**base, **pre["training"]}, f"{where}.pretraining.training")
+    seed = run_seed if pre["seed"] == "run" else pre["seed"]
     return RunSpec(profile=profile.name, dataset=profile.dataset, data_key=data_key, annotation=pre["method"],
-                   model=dict(model), n_train=pre["n_train"], seed=pre["seed"],
+                   model=dict(model), n_train=pre["n_train"], seed=seed,
                    training=dataclasses.asdict(training.for_n_train(pre["n_train"])),
                    annotation_options=pre["options"])
 
