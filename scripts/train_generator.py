@@ -9,6 +9,7 @@ share that copy a span of their passage, the time to write them, and a few examp
 
     python scripts/train_generator.py --profile cpu [--n 200] [--steps 3000]
         [--generator '{"max_passage_length": 64}']   # any GeneratorConfig field, for pilots
+        [--decoding '{"no_repeat_ngram_size": 2}']   # decoding options (default: the profile's)
 """
 
 from __future__ import annotations
@@ -24,12 +25,16 @@ from drscaling.fileio import read_json
 from drscaling.query_generator import LOCAL, GeneratorConfig, generator_quality, local_generator
 
 
-def profile_generator(profile) -> GeneratorConfig:
+DECODING = ("max_new_tokens", "do_sample", "top_k", "temperature", "no_repeat_ngram_size", "batch_size")
+
+
+def profile_generator(profile) -> tuple[GeneratorConfig, dict]:
+    """The generator settings and decoding options of the profile's generated-local method."""
     for entry in profile.grid.annotation_methods:
         entry = dict(entry)
         if entry.get("method") == "generated" and entry.get("model_path") == LOCAL:
-            return GeneratorConfig(**(entry.get("generator") or {}))
-    return GeneratorConfig()
+            return GeneratorConfig(**(entry.get("generator") or {})), {k: entry[k] for k in DECODING if k in entry}
+    return GeneratorConfig(), {}
 
 
 def main() -> None:
@@ -39,23 +44,27 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="override the generator's training steps")
     parser.add_argument("--generator", type=json.loads, default={},
                         help="GeneratorConfig fields over the profile's, as JSON (a pilot's settings)")
+    parser.add_argument("--decoding", type=json.loads, default=None,
+                        help="decoding options as JSON (default: the profile's generated-local method's)")
     parser.add_argument("--examples", type=int, default=5)
     args = parser.parse_args()
     profile = load_profile(args.profile)
     data = ProcessedData(profile.processed_dir)
-    cfg = profile_generator(profile)
+    cfg, decoding = profile_generator(profile)
+    if args.decoding is not None:
+        decoding = args.decoding
     if args.steps is not None:
         cfg = dataclasses.replace(cfg, steps=args.steps)
     cfg = dataclasses.replace(cfg, **args.generator)
     folder = local_generator(data, cfg)
     trained = read_json(folder / "result.json")
     started = time.perf_counter()
-    quality = generator_quality(data, folder, n=args.n)
+    quality = generator_quality(data, folder, n=args.n, **decoding)
     seconds = time.perf_counter() - started
     print(json.dumps({"folder": str(folder), "config": dataclasses.asdict(cfg), "train_pairs": trained["train_pairs"],
                       "train_seconds": trained["seconds"], "train_loss": trained["train_loss"],
                       "validation_loss": trained["validation_loss"], "log": trained["log"],
-                      "rouge_l": round(quality["rouge_l"], 4), "copy_rate": round(quality["copy_rate"], 4),
+                      "decoding": decoding, "rouge_l": round(quality["rouge_l"], 4), "copy_rate": round(quality["copy_rate"], 4),
                       "scored_passages": quality["n"], "quality_seconds": round(seconds, 1)}, indent=1))
     for ex in quality["examples"][:args.examples]:
         print(f"\npassage:   {ex['passage'][:160]}\nhuman:     {ex['human']}\ngenerated: {ex['generated']}")
