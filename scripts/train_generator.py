@@ -22,10 +22,7 @@ import time
 from drscaling.config import load_profile
 from drscaling.datasets import ProcessedData
 from drscaling.fileio import read_json
-from drscaling.query_generator import LOCAL, GeneratorConfig, generator_quality, local_generator
-
-
-DECODING = ("max_new_tokens", "do_sample", "top_k", "temperature", "no_repeat_ngram_size", "batch_size")
+from drscaling.query_generator import LOCAL, GeneratorConfig, generator_quality, local_generator, local_settings
 
 
 def profile_generator(profile) -> tuple[GeneratorConfig, dict]:
@@ -33,7 +30,7 @@ def profile_generator(profile) -> tuple[GeneratorConfig, dict]:
     for entry in profile.grid.annotation_methods:
         entry = dict(entry)
         if entry.get("method") == "generated" and entry.get("model_path") == LOCAL:
-            return GeneratorConfig(**(entry.get("generator") or {})), {k: entry[k] for k in DECODING if k in entry}
+            return local_settings(entry)
     return GeneratorConfig(), {}
 
 

@@ -28,6 +28,9 @@ import pandas as pd
 from .fileio import atomic_path, sha256_json
 
 METHODS = ("human", "noisy_human", "ict", "crop", "keywords", "generated")
+# generate_queries' options: greedy unless do_sample (then top_k, temperature); no_repeat_ngram_size
+# n > 0: no n-gram twice in a query
+DECODING_OPTIONS = ("max_new_tokens", "batch_size", "do_sample", "top_k", "temperature", "no_repeat_ngram_size")
 # The options each method takes (a profile's annotation_methods entries are checked against
 # these) and the ones it cannot do without.
 OPTIONS = {
@@ -37,10 +40,8 @@ OPTIONS = {
     "crop": ("min_ratio", "max_ratio"),
     "keywords": ("k", "stop_words", "sublinear_tf"),
     # model_path "local": the generator trained here (drscaling.query_generator; "generator":
-    # its settings); decoding greedy unless do_sample (then top_k, temperature);
-    # no_repeat_ngram_size n > 0: no n-gram twice in a query
-    "generated": ("model_path", "max_new_tokens", "batch_size", "generator", "do_sample", "top_k", "temperature",
-                  "no_repeat_ngram_size"),
+    # its settings); then how it decodes (generate_queries' options)
+    "generated": ("model_path", "generator", *DECODING_OPTIONS),
 }
 REQUIRED = {"noisy_human": ("rate",), "generated": ("model_path",)}
 PAIR_COLUMNS = ["qid", "pid", "query", "method"]

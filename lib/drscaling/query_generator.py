@@ -354,6 +354,14 @@ def generator_quality(data, folder: Path, n: int = 200, seed: int = 0, **decodin
     }
 
 
+def local_settings(options: dict) -> tuple[GeneratorConfig, dict]:
+    """The generator settings and the decoding options of a ``generated`` method's options
+    (``model_path: local``): what it trains and how it writes its queries."""
+    from .annotate import DECODING_OPTIONS
+
+    return GeneratorConfig(**(options.get("generator") or {})), {k: options[k] for k in DECODING_OPTIONS if k in options}
+
+
 def quality_by_method(data, methods: dict, n: int = 200, seed: int = 0) -> dict[str, dict]:
     """For every method of a study (``{label: (method, options)}``) that writes its queries with
     the generator trained here (``generated`` with ``model_path: local``): its generator's
@@ -363,10 +371,9 @@ def quality_by_method(data, methods: dict, n: int = 200, seed: int = 0) -> dict[
     for label, (method, options) in methods.items():
         if method != "generated" or options.get("model_path") != LOCAL:
             continue
-        folder = local_generator(data, GeneratorConfig(**(options.get("generator") or {})))
+        cfg, decoding = local_settings(options)
+        folder = local_generator(data, cfg)
         trained = read_json(folder / "result.json")
-        decoding = {k: options[k] for k in ("max_new_tokens", "do_sample", "top_k", "temperature",
-                                             "no_repeat_ngram_size", "batch_size") if k in options}
         # the folder relative to the prepared data: the same record wherever the data lives
         out[label] = {"folder": str(folder.relative_to(data.dir)), "train_pairs": trained["train_pairs"],
                       "train_seconds": trained["seconds"],
@@ -376,4 +383,4 @@ def quality_by_method(data, methods: dict, n: int = 200, seed: int = 0) -> dict[
 
 __all__ = ["GeneratorConfig", "LOCAL", "training_pairs", "split_pairs", "build_model", "train_seq2seq",
            "sequence_loss", "local_generator", "generator_dir", "generator_key", "resolve_model_path",
-           "generator_quality", "quality_by_method", "is_copy"]
+           "generator_quality", "quality_by_method", "local_settings", "is_copy", "copy_t5_classes"]

@@ -133,7 +133,6 @@ from .paper import (  # noqa: F401
     paper_value,
 )
 from .study import (  # noqa: F401
-    HOLDOUT_AXIS,
     STUDY_INPUTS,
     StudyFit,
     fit_for_study,

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .fitting import FIT_FUNCTIONS
-from .forms import _LAWS, data_size_law, data_size_transfer_law, joint_law, model_size_law
+from .forms import _LAWS
 from .records import HoldoutCheck, LawFit, _jsonable
+from .starts import _to_internal
 from .uncertainty import _with_bootstrap, holdout_check, holdout_largest
 
 
@@ -29,13 +30,14 @@ class StudyFit:
 
     def band(self, *inputs, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Pointwise ``level`` interval of the law's prediction over the bootstrap refits."""
-        fn = {"model_size": model_size_law, "data_size": data_size_law, "joint": joint_law,
-              "data_size_transfer": data_size_transfer_law}[self.fit.law]
+        law = _LAWS[self.fit.law]
         n = min(len(v) for v in self.samples.values())
         if n == 0:
             nan = np.full(np.shape(inputs[0]), np.nan)
             return nan, nan
-        preds = np.stack([fn(*inputs, **{k: v[i] for k, v in self.samples.items()}) for i in range(n)])
+        X = tuple(np.asarray(x, dtype=np.float64) for x in inputs)
+        preds = np.stack([np.exp(law.logpred(X, **_to_internal(law, {k: v[i] for k, v in self.samples.items()})))
+                          for i in range(n)])
         q = (1 - level) / 2
         return np.quantile(preds, q, axis=0), np.quantile(preds, 1 - q, axis=0)
 
@@ -65,9 +67,7 @@ def fit_for_study(law: str, *arrays, holdout_mask=None, n_resamples: int = 1000,
     return StudyFit(fit=fit, samples=b.samples, holdout=holdout)
 
 
-STUDY_INPUTS = {"model_size": ("n_params",), "data_size": ("n_train",), "joint": ("n_params", "n_train"),
-                "data_size_transfer": ("n_train",)}
-HOLDOUT_AXIS = {"model_size": "n_params", "data_size": "n_train", "joint": "n_params", "data_size_transfer": "n_train"}
+STUDY_INPUTS = {name: law.inputs for name, law in _LAWS.items()}  # the results columns of each law's inputs
 
 
 def fit_study_laws(points: dict, n_resamples: int = 1000, seed: int = 0,
@@ -88,7 +88,7 @@ def fit_study_laws(points: dict, n_resamples: int = 1000, seed: int = 0,
             lines.append(f"{law}: NOT FITTED — only {len(frame)} points (at least {needed} needed).")
             continue
         arrays = [frame[c].to_numpy(float) for c in STUDY_INPUTS[law]] + [frame["cll_test"].to_numpy(float)]
-        axis = HOLDOUT_AXIS[law]
+        axis = STUDY_INPUTS[law][0]  # the largest N (model size, joint) or D
         holdout = holdout_largest(frame[axis].to_numpy(float))
         study = fit_for_study(law, *arrays, holdout_mask=holdout, n_resamples=n_resamples, seed=seed)
         studies[law] = study
