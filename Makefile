@@ -46,8 +46,9 @@ $(STAMP):
 	$(PY) -m ipykernel install --user --name drscaling --display-name "Python (drscaling)"
 	@touch $@
 else
+# A venv whose creation was interrupted has a python but no pip: it is made again.
 $(STAMP): requirements.txt pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name drscaling --display-name "Python (drscaling)"

@@ -178,3 +178,23 @@ def test_nested_subsets_share_their_generated_queries(tmp_path, monkeypatch):
     annotate.annotate(data, "generated", 20, seed=1, model_path=model)
     assert len(calls) - before == 5 and all(seed == k for k, (_, seed) in enumerate(calls[before:]))
     assert list(annotate.passage_order(20, 3, 6)) == list(annotate.passage_order(20, 3, 30)[:6])
+
+
+def test_generated_chunks_are_named_alike_in_two_copies_of_a_study(tmp_path, monkeypatch):
+    """The chunk cache names a local generator by its key, not by the folder it was resolved to
+    (which holds the study's own location): a study copied or restarted elsewhere finds the same
+    chunks. The kill test caught the absolute path in the name."""
+    monkeypatch.setattr(annotate, "GENERATION_CHUNK", 4)
+    monkeypatch.setattr(annotate, "generate_queries", lambda passages, model_path, seed=0, **o: [f"q {p}" for p in passages])
+    monkeypatch.setattr(qg, "local_generator", lambda data, cfg=None, progress=True: qg.generator_dir(data, cfg))
+    names = []
+    for copy in ("a", "b"):
+        data = ToyData(tmp_path / copy)
+        annotate.annotate(data, "generated", 6, seed=0, model_path=qg.LOCAL, generator={"steps": 5})
+        names.append(sorted(p.relative_to(data.dir).as_posix() for p in (tmp_path / copy).rglob("chunk-*.parquet")))
+    assert names[0] and names[0] == names[1]
+    # another generator's settings name other chunks
+    other = ToyData(tmp_path / "c")
+    annotate.annotate(other, "generated", 6, seed=0, model_path=qg.LOCAL, generator={"steps": 6})
+    assert {p.parent.name for p in (tmp_path / "c").rglob("chunk-*.parquet")}.isdisjoint(
+        {n.split("/")[-2] for n in names[0]})

@@ -370,11 +370,14 @@ def annotate(data, method: str, n_pairs: int, seed: int, **options) -> pd.DataFr
             idf = idf_table(corpus["text"])
         made = [keywords(p, idf, rng=rng, **opts) for p in passages]
     else:  # generated
-        from .query_generator import resolve_model_path
+        from .query_generator import model_identity, resolve_model_path
 
         opts = dict(options)
-        model_path = resolve_model_path(data, opts.pop("model_path", None), opts.pop("generator", None))
-        made = [(q, p) for q, p in zip(generated_queries(data, pool, pids, seed, model_path, opts), passages)]
+        written, generator = opts.pop("model_path", None), opts.pop("generator", None)
+        model_path = resolve_model_path(data, written, generator)
+        queries = generated_queries(data, pool, pids, seed, model_path, opts,
+                                    model_id=model_identity(data, written, generator))
+        made = list(zip(queries, passages))
     return pd.DataFrame(
         {
             "qid": [f"{method}-{seed}-{i}" for i in range(n_pairs)],
@@ -399,7 +402,8 @@ def passage_order(n_pool: int, seed: int, n: int) -> np.ndarray:
 GENERATION_CHUNK = 1024  # training passages written and cached together by the generated method
 
 
-def generated_queries(data, pool: list, pids: list, seed: int, model_path: str, options: dict) -> list[str]:
+def generated_queries(data, pool: list, pids: list, seed: int, model_path: str, options: dict,
+                      model_id: str | None = None) -> list[str]:
     """The generated queries of ``pids`` (training passages of ``pool``).
 
     Written in chunks of :data:`GENERATION_CHUNK` passages of the pool's fixed order, each
@@ -407,14 +411,15 @@ def generated_queries(data, pool: list, pids: list, seed: int, model_path: str, 
     chunk and the seed, not on how many pairs were asked for or in which order: the nested
     subsets of a study share their queries, and greedy decoding (whose queries no seed changes)
     shares them between seeds too. With a prepared dataset folder (``data.dir``) each chunk is
-    kept under ``annotations/generated/<digest>/`` (digest of the model, the decoding options,
-    the seed when sampling, and the data) and written once."""
+    kept under ``annotations/generated/<digest>/`` (digest of the model, named by ``model_id``
+    when given, else by ``model_path``; the decoding options, the seed when sampling, and the
+    data) and written once."""
     text_of = dict(zip(data.corpus["pid"], data.corpus["text"]))
     chunk_of = {pid: i // GENERATION_CHUNK for i, pid in enumerate(pool)}
     sampled = bool(options.get("do_sample"))
     folder = None
     if getattr(data, "dir", None) is not None:
-        digest = sha256_json({"model_path": str(model_path), "options": options, "seed": seed if sampled else None,
+        digest = sha256_json({"model_path": model_id or str(model_path), "options": options, "seed": seed if sampled else None,
                               "data_key": data.manifest["key"], "chunk": GENERATION_CHUNK})[:16]
         folder = Path(data.dir) / "annotations" / "generated" / digest
     query_of = {}

@@ -321,6 +321,15 @@ def resolve_model_path(data, model_path: str, generator: dict | None = None) -> 
     return str(local_generator(data, GeneratorConfig(**(generator or {}))) / "model")
 
 
+def model_identity(data, model_path: str, generator: dict | None = None) -> str:
+    """The generated method's model as a cache key sees it: the trained generator's key for
+    :data:`LOCAL`, ``model_path`` as written otherwise. Never the resolved folder, which holds
+    the study's own location: two copies of one study must name the same queries alike."""
+    if model_path != LOCAL:
+        return str(model_path)
+    return "local:" + generator_key(data, GeneratorConfig(**(generator or {})))
+
+
 # ---------------------------------------------------------------- quality
 
 def is_copy(query: str, passage: str) -> bool:
@@ -382,5 +391,5 @@ def quality_by_method(data, methods: dict, n: int = 200, seed: int = 0) -> dict[
 
 
 __all__ = ["GeneratorConfig", "LOCAL", "training_pairs", "split_pairs", "build_model", "train_seq2seq",
-           "sequence_loss", "local_generator", "generator_dir", "generator_key", "resolve_model_path",
+           "sequence_loss", "local_generator", "generator_dir", "generator_key", "resolve_model_path", "model_identity",
            "generator_quality", "quality_by_method", "local_settings", "is_copy", "copy_t5_classes"]
