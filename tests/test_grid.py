@@ -205,6 +205,11 @@ def test_execute_run_writes_skips_and_records(tmp_path):
     assert read_json(run_dir / "spec.json")["spec"] == s.to_dict()
     second = execute_run(s, root, run_fn=counting)
     assert second["skipped"] and second["result"] == stored["result"] and seen == [s.run_id]
+    # a later plan that tags the finished run otherwise (it left the joint grid) is what the
+    # record says; the run's own result.json keeps the sweeps it ran for
+    third = execute_run(s, root, run_fn=counting, sweeps=("data_size",))
+    assert third["skipped"] and third["sweeps"] == ["data_size"] and seen == [s.run_id]
+    assert read_json(run_dir / "result.json")["sweeps"] == ["model_size"]
 
 
 def test_local_workers_run_side_by_side_costliest_first_and_keep_plan_order(tmp_path):

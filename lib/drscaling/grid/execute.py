@@ -100,7 +100,9 @@ def execute_run(spec: RunSpec, runs_dir: Path, run_fn: RunFn | None = None, swee
     sweeps = tuple(sweeps)
     run_dir = Path(runs_dir) / spec.run_id
     if is_done(run_dir):
-        return _skipped(run_dir)
+        # tagged as this plan tags it: a run kept from an older plan (another joint grid) would
+        # otherwise carry that plan's sweeps into grid.json; its result.json stays as it ran
+        return {**_skipped(run_dir), "sweeps": list(sweeps)}
     run_dir.mkdir(parents=True, exist_ok=True)
     _write_spec_file(spec, run_dir, sweeps)
     started, t0 = _now(), time.time()
