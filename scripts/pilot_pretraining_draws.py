@@ -1,0 +1,103 @@
+"""Pilot (issue 11): how much of a fine-tuned point is the draw of its pretraining, and does a
+longer pretraining make the draw matter less?
+
+With `grid.pretraining.seed: run` the cpu profile's two seeds of a point are two draws of
+pretraining and fine-tuning. In the run of 2026-11-30 L1-H16's two seeds differed by 0.31-0.34
+test CLL at every D of the joint grid (5k to 40k), ten times more than two fine-tuning seeds
+from one pretraining (0.017): the pretraining draw decides the small shapes' points, and the
+laws' R² with them.
+
+Runs: L1-H16, the cpu profile's settings, pretraining seeds 0-3, each fine-tuned on D = 40k
+human pairs with the same seed (as `seed: run` does), for two pretrainings on ICT pairs of the
+training passages (keep 0.1, 3 passes, learning rate 2e-3):
+  current  18,000 pairs (one per training passage: the profile's)
+  long     54,000 pairs (three rounds over the passages, another sentence each round)
+
+Runs live in ``outputs/pilots/pretrain_draws/runs/<run_id>/`` and are skipped when done; run
+the two groups in two processes to use both cores. The summary prints each draw's pretraining
+and fine-tuned test CLL and, per group, the fine-tuned mean, standard deviation and range.
+
+    python scripts/pilot_pretraining_draws.py --groups current   # and, beside it, --groups long
+    python scripts/pilot_pretraining_draws.py --summary-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+
+from drscaling import paths
+from drscaling.config import TrainingConfig, from_dict, load_profile
+from drscaling.fileio import read_json
+from drscaling.grid import RESULT_FILE, RunSpec, execute_run
+
+ROOT = paths.ROOT / "outputs" / "pilots" / "pretrain_draws" / "runs"
+PRETRAINING_PAIRS = {"current": 18000, "long": 54000}
+SEEDS = (0, 1, 2, 3)
+HIDDEN, D = 16, 40000
+
+
+def make_spec(profile, key: str, annotation: str, n_train: int, seed: int, init: str | None = None,
+              options: dict | None = None) -> RunSpec:
+    cfg = from_dict(TrainingConfig, dataclasses.asdict(profile.training), "pilot").for_n_train(n_train)
+    model = {"layers": 1, "hidden": HIDDEN, **({"init": init} if init else {})}
+    return RunSpec(profile="pilot", dataset=profile.dataset, data_key=key, annotation=annotation, model=model,
+                   n_train=n_train, seed=seed, training=dataclasses.asdict(cfg), annotation_options=options or {})
+
+
+def groups(profile, key: str) -> dict[str, list[tuple[RunSpec, RunSpec]]]:
+    """(pretraining, fine-tuning) pairs of each group, one per seed."""
+    out = {}
+    for name, n in PRETRAINING_PAIRS.items():
+        pairs = []
+        for seed in SEEDS:
+            pre = make_spec(profile, key, "ict", n, seed, options={"keep_sentence_prob": 0.1})
+            pairs.append((pre, make_spec(profile, key, "human", D, seed, init=pre.run_id)))
+        out[name] = pairs
+    return out
+
+
+def summary(specs: dict) -> None:
+    def result(spec):
+        path = ROOT / spec.run_id / RESULT_FILE
+        return (read_json(path).get("result") or {}) if path.is_file() else {}
+
+    for name, pairs in specs.items():
+        print(f"\n{name}: pretraining on {PRETRAINING_PAIRS[name]:,} ICT pairs, L1-H{HIDDEN} fine-tuned at D = {D:,}")
+        print(f"  {'seed':>4} {'pretraining test CLL':>20} {'its best check':>14} {'fine-tuned test CLL':>19}")
+        tuned = []
+        for pre, fine in pairs:
+            p, f = result(pre), result(fine)
+            if f.get("cll_test") is not None:
+                tuned.append(f["cll_test"])
+            print(f"  {fine.seed:>4} {p.get('cll_test', float('nan')):>20.3f} "
+                  f"{str(p.get('best_check')) + '/' + str(p.get('checks')):>14} {f.get('cll_test', float('nan')):>19.3f}")
+        if len(tuned) >= 2:
+            print(f"  fine-tuned: mean {statistics.mean(tuned):.3f}, sd {statistics.stdev(tuned):.3f}, "
+                  f"range {max(tuned) - min(tuned):.3f} over {len(tuned)} draws")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--groups", nargs="+", default=list(PRETRAINING_PAIRS), choices=list(PRETRAINING_PAIRS))
+    parser.add_argument("--summary-only", action="store_true")
+    args = parser.parse_args()
+    from drscaling.datasets import ProcessedData
+
+    profile = load_profile("cpu")
+    key = ProcessedData(profile.processed_dir).manifest["key"]
+    specs = groups(profile, key)
+    if not args.summary_only:
+        for name in args.groups:
+            for pre, fine in specs[name]:
+                for spec in (pre, fine):
+                    rec = execute_run(spec, ROOT)
+                    print(json.dumps({"run": spec.run_id, "status": rec["status"], "skipped": rec.get("skipped")}),
+                          flush=True)
+    summary(specs)
+
+
+if __name__ == "__main__":
+    main()
