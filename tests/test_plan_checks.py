@@ -46,6 +46,24 @@ def test_shapes_that_stall_near_chance_are_named(tmp_path):
         grid.warn_about_plan(planned, prof, chance, strict=True)
 
 
+def test_a_pretraining_run_near_chance_is_no_stall(tmp_path):
+    """Pretraining on weak pairs (ICT) scores near chance by design; only the sweeps' runs that
+    start from it are points of a law."""
+    path = tmp_path / "pre.yaml"
+    path.write_text(yaml.safe_dump({
+        "dataset": "toy", "data": {"subset_sizes": [100, 1000]}, "training": {"steps": 1000, "batch_size": 16},
+        "grid": {"data_size_shape": {"layers": 1, "hidden": 8}, "data_size_n_train": [100, 1000],
+                 "pretraining": {"method": "ict", "n_train": 100}}}))
+    prof = load_profile(path)
+    planned = grid.plan_grid(prof, "key")
+    chance = math.log(257)
+    assert [p.sweeps for p in planned][0] == ("pretraining",)
+    near = {p.run_id: {"status": "ok", "cll_test": chance - (0.4 if p.sweeps == ("pretraining",) else 2.0)}
+            for p in planned}
+    grid.run_grid(prof, planned, run_fn=lambda spec, d: near[spec.run_id], progress=False)
+    assert grid.stalled_runs(prof, planned, chance) == []
+
+
 def test_grid_strict_refuses_on_the_command_line(tmp_path, capsys):
     prof = profile(tmp_path, steps=10)
     assert main(["grid", "--profile", str(prof.path), "--dry-run"]) == 0

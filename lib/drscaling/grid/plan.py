@@ -261,12 +261,14 @@ def plan_warnings(planned: Iterable[PlannedRun | RunSpec]) -> list[str]:
 
 
 def stalled_runs(profile: Profile, planned: Iterable[PlannedRun | RunSpec], chance: float) -> list[str]:
-    """Finished runs, per shape, that stalled near chance: status not_learning, or a test CLL
-    less than STALL_NATS below ``chance`` (log(K + 1) for K evaluation negatives)."""
+    """Finished runs of the sweeps (pretraining runs aside), per shape, that stalled near chance:
+    status not_learning, or a test CLL less than STALL_NATS below ``chance`` (log(K + 1) for K
+    evaluation negatives)."""
     root = runs_dir(profile)
     stalled: dict[str, list[str]] = {}
     for p in map(_as_planned, planned):
-        if not is_done(root / p.run_id):
+        # a pretraining run is a starting point on weak pairs, no point of a law: near chance is no stall
+        if not is_done(root / p.run_id) or p.sweeps == ("pretraining",):
             continue
         rec = read_json(root / p.run_id / RESULT_FILE)
         cll = (rec.get("result") or {}).get("cll_test")
