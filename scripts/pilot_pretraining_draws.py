@@ -24,12 +24,13 @@ and fine-tuned test CLL and, per group, the fine-tuned mean, standard deviation 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 
+from pilot_pretraining import make_spec  # the pilots' run spec (scripts/ is on the path of a script run)
+
 from drscaling import paths
-from drscaling.config import TrainingConfig, from_dict, load_profile
+from drscaling.config import load_profile
 from drscaling.fileio import read_json
 from drscaling.grid import RESULT_FILE, RunSpec, execute_run
 
@@ -39,22 +40,14 @@ SEEDS = (0, 1, 2, 3)
 HIDDEN, D = 16, 40000
 
 
-def make_spec(profile, key: str, annotation: str, n_train: int, seed: int, init: str | None = None,
-              options: dict | None = None) -> RunSpec:
-    cfg = from_dict(TrainingConfig, dataclasses.asdict(profile.training), "pilot").for_n_train(n_train)
-    model = {"layers": 1, "hidden": HIDDEN, **({"init": init} if init else {})}
-    return RunSpec(profile="pilot", dataset=profile.dataset, data_key=key, annotation=annotation, model=model,
-                   n_train=n_train, seed=seed, training=dataclasses.asdict(cfg), annotation_options=options or {})
-
-
 def groups(profile, key: str) -> dict[str, list[tuple[RunSpec, RunSpec]]]:
     """(pretraining, fine-tuning) pairs of each group, one per seed."""
     out = {}
     for name, n in PRETRAINING_PAIRS.items():
         pairs = []
         for seed in SEEDS:
-            pre = make_spec(profile, key, "ict", n, seed, options={"keep_sentence_prob": 0.1})
-            pairs.append((pre, make_spec(profile, key, "human", D, seed, init=pre.run_id)))
+            pre = make_spec(profile, key, HIDDEN, "ict", n, options={"keep_sentence_prob": 0.1}, seed=seed)
+            pairs.append((pre, make_spec(profile, key, HIDDEN, "human", D, init=pre.run_id, seed=seed)))
         out[name] = pairs
     return out
 
