@@ -7,17 +7,22 @@ test CLL at every D of the joint grid (5k to 40k), ten times more than two fine-
 from one pretraining (0.017): the pretraining draw decides the small shapes' points, and the
 laws' R² with them.
 
-Runs: L1-H16, the cpu profile's settings, pretraining seeds 0-3, each fine-tuned on D = 40k
-human pairs with the same seed (as `seed: run` does), for two pretrainings on ICT pairs of the
-training passages (keep 0.1, 3 passes, learning rate 2e-3):
-  current  18,000 pairs (one per training passage: the profile's)
-  long     54,000 pairs (three rounds over the passages, another sentence each round)
+Runs (GROUPS below): the cpu profile's settings, pretraining seeds 0-3 on ICT pairs of the
+training passages (keep 0.1, 3 passes, learning rate 2e-3), each fine-tuned on human pairs with the
+same seed (as `seed: run` does):
+  current    L1-H16, 18,000 pairs (one per training passage: the profile's), fine-tuned at 40k
+  long       L1-H16, 54,000 pairs (three rounds over the passages, another sentence each round)
+  last       L1-H16, as current, but the pretraining keeps its last check (training.keep: last),
+             not the best check on human validation pairs
+  current32  L1-H32 as current, fine-tuned at 20k (where its two study draws differ most)
+  last32     L1-H32 as last, fine-tuned at 20k
 
 Runs live in ``outputs/pilots/pretrain_draws/runs/<run_id>/`` and are skipped when done; run
 the two groups in two processes to use both cores. The summary prints each draw's pretraining
 and fine-tuned test CLL and, per group, the fine-tuned mean, standard deviation and range.
 
     python scripts/pilot_pretraining_draws.py --groups current   # and, beside it, --groups long
+    python scripts/pilot_pretraining_draws.py --groups last      # and, beside it, --groups current32 last32
     python scripts/pilot_pretraining_draws.py --summary-only
 """
 
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from dataclasses import dataclass
 
 from pilot_pretraining import make_spec  # the pilots' run spec (scripts/ is on the path of a script run)
 
@@ -35,19 +41,40 @@ from drscaling.fileio import read_json
 from drscaling.grid import RESULT_FILE, RunSpec, execute_run
 
 ROOT = paths.ROOT / "outputs" / "pilots" / "pretrain_draws" / "runs"
-PRETRAINING_PAIRS = {"current": 18000, "long": 54000}
 SEEDS = (0, 1, 2, 3)
-HIDDEN, D = 16, 40000
+
+
+@dataclass(frozen=True)
+class Group:
+    hidden: int
+    n_train: int  # the fine-tuning's D
+    pretraining_pairs: int
+    keep: str = "best"  # the pretraining's kept checkpoint (training.keep)
+
+    def describe(self) -> str:
+        return (f"L1-H{self.hidden} pretrained on {self.pretraining_pairs:,} ICT pairs (keeping its {self.keep} "
+                f"check), fine-tuned at D = {self.n_train:,}")
+
+
+GROUPS = {
+    "current": Group(16, 40000, 18000),
+    "long": Group(16, 40000, 54000),
+    "last": Group(16, 40000, 18000, keep="last"),
+    "current32": Group(32, 20000, 18000),
+    "last32": Group(32, 20000, 18000, keep="last"),
+}
 
 
 def groups(profile, key: str) -> dict[str, list[tuple[RunSpec, RunSpec]]]:
     """(pretraining, fine-tuning) pairs of each group, one per seed."""
     out = {}
-    for name, n in PRETRAINING_PAIRS.items():
+    for name, g in GROUPS.items():
         pairs = []
+        keep = {} if g.keep == "best" else {"keep": g.keep}
         for seed in SEEDS:
-            pre = make_spec(profile, key, HIDDEN, "ict", n, options={"keep_sentence_prob": 0.1}, seed=seed)
-            pairs.append((pre, make_spec(profile, key, HIDDEN, "human", D, init=pre.run_id, seed=seed)))
+            pre = make_spec(profile, key, g.hidden, "ict", g.pretraining_pairs,
+                            options={"keep_sentence_prob": 0.1}, seed=seed, **keep)
+            pairs.append((pre, make_spec(profile, key, g.hidden, "human", g.n_train, init=pre.run_id, seed=seed)))
         out[name] = pairs
     return out
 
@@ -58,7 +85,7 @@ def summary(specs: dict) -> None:
         return (read_json(path).get("result") or {}) if path.is_file() else {}
 
     for name, pairs in specs.items():
-        print(f"\n{name}: pretraining on {PRETRAINING_PAIRS[name]:,} ICT pairs, L1-H{HIDDEN} fine-tuned at D = {D:,}")
+        print(f"\n{name}: {GROUPS[name].describe()}")
         print(f"  {'seed':>4} {'pretraining test CLL':>20} {'its best check':>14} {'fine-tuned test CLL':>19}")
         tuned = []
         for pre, fine in pairs:
@@ -74,7 +101,7 @@ def summary(specs: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--groups", nargs="+", default=list(PRETRAINING_PAIRS), choices=list(PRETRAINING_PAIRS))
+    parser.add_argument("--groups", nargs="+", default=list(GROUPS), choices=list(GROUPS))
     parser.add_argument("--summary-only", action="store_true")
     args = parser.parse_args()
     from drscaling.datasets import ProcessedData

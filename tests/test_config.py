@@ -57,6 +57,11 @@ def test_bad_values(tmp_path, data, match):
         load_profile(write(tmp_path, {"dataset": "x", "data": data}))
 
 
+def test_bad_checkpoint_to_keep(tmp_path):
+    with pytest.raises(ConfigError, match=r"training\.keep: expected best or last, got 'first'"):
+        load_profile(write(tmp_path, {"dataset": "x", "training": {"keep": "first"}}))
+
+
 def test_bad_dataset_name_and_missing_profile(tmp_path):
     with pytest.raises(ConfigError, match="dataset: expected a folder name"):
         load_profile(write(tmp_path, {"dataset": "../escape"}))

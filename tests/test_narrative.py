@@ -97,6 +97,10 @@ def test_training_takeaways_say_where_runs_kept_their_checkpoint():
     assert "5 minutes of wall time" in text
     assert "last check" not in narrative.training_takeaways([record(3, 8)])
     assert "no main grid" in narrative.training_takeaways([])
+    pretraining = {**record(8, 8), "result": {"best_check": 8, "checks": 8, "kept": "last"}}
+    text = narrative.training_takeaways([record(3, 8), pretraining])
+    assert "1 of 1 kept a check strictly inside" in text and "1 kept their last check by their settings" in text
+    assert "still improving" not in text
 
 
 def test_evaluation_takeaways_name_the_weakest_correlation_and_bm25():

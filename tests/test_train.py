@@ -117,6 +117,34 @@ def test_run_is_deterministic_and_evaluated(smoke_data, tmp_path, monkeypatch):
     assert c["cll_test"] != a["cll_test"]
 
 
+def test_keep_last_keeps_the_last_check(smoke_data, tmp_path, monkeypatch):
+    """keep: last keeps the final weights (the resumable state's), whatever the checks said,
+    and evaluates them; the default keeps the best check's. A high rate puts the best check
+    first here, so the two differ."""
+    from drscaling.model import DualEncoder
+    from drscaling.train import train_and_evaluate
+
+    root, key = smoke_data
+    monkeypatch.setenv("DRSCALING_DATA", str(root))
+    settings = {"steps": 60, "learning_rate": 1e-2}
+    best = train_and_evaluate(spec(key, **settings), tmp_path / "best")
+    last = train_and_evaluate(spec(key, keep="last", **settings), tmp_path / "last")
+    assert best["kept"] == "best" and best["best_step"] < 60  # the premise of the test
+    assert last["kept"] == "last" and last["best_step"] == 60 and last["best_check"] == last["checks"] == 6
+    log = [json.loads(x) for x in (tmp_path / "last" / "log.jsonl").read_text().splitlines()]
+    assert last["validation_cll_check_best"] == log[-1]["validation_cll_check"]
+    kept = DualEncoder.load(tmp_path / "last" / "best", torch.device("cpu")).state_dict()
+    final = DualEncoder.load(tmp_path / "last" / "state", torch.device("cpu")).state_dict()
+    assert all(torch.equal(kept[k], final[k]) for k in final)
+    assert last["cll_test"] != best["cll_test"]
+
+    def numbers(rows):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+    # the same training: the two runs differ only in the checkpoint kept
+    assert numbers(json.loads(x) for x in (tmp_path / "best" / "log.jsonl").read_text().splitlines()) == numbers(log)
+
+
 def test_not_learning_is_detected(smoke_data, tmp_path, monkeypatch):
     from drscaling.train import train_and_evaluate
 

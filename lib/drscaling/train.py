@@ -479,7 +479,8 @@ def train_loop(model: DualEncoder, optimizer, pairs: TrainingPairs, negatives_fr
                label: str = "") -> dict:
     """Train ``model`` on ``pairs`` (negatives: rows of ``negatives_from`` drawn from
     ``negative_pool``) from the run's saved state if there is one, keeping the best check's
-    checkpoint in ``run_dir/best`` and saving resumable state at every check. Returns the final
+    checkpoint (the latest check's with ``cfg.keep == "last"``) in ``run_dir/best`` and saving
+    resumable state at every check. Returns the final
     state: status (running = finished its steps, not_learning, nan_loss), step, best, best_step,
     train_seconds, precision."""
     plan = BatchPlan(pairs.positive_tokens.lengths[pairs.positive_rows] + pairs.query_tokens.lengths[pairs.query_rows],
@@ -528,7 +529,7 @@ def train_loop(model: DualEncoder, optimizer, pairs: TrainingPairs, negatives_fr
             value = float(check(model, device, bf16=cfg.eval_bf16).mean())
             train_loss = running / seen
             running, seen = 0.0, 0
-            if state["best"] is None or value < state["best"]:
+            if cfg.keep == "last" or state["best"] is None or value < state["best"]:
                 state["best"], state["best_step"] = value, step
                 model.save(run_dir / "best")
             state["step"], state["train_seconds"] = step, time.time() - started
@@ -623,7 +624,7 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
     result = {
         "status": "ok" if state["status"] == "running" else state["status"],
         "steps": state["step"], "best_step": state["best_step"], "train_seconds": round(state["train_seconds"], 1),
-        "selected_on": cfg.select_on, f"{cfg.select_on}_cll_check_best": state["best"],
+        "selected_on": cfg.select_on, f"{cfg.select_on}_cll_check_best": state["best"], "kept": cfg.keep,
         "device": str(device), "torch_threads": torch.get_num_threads(), "precision": state["precision"],
         "train_pairs": len(pairs), "train_passages": int(len(np.unique(pairs.corpus_rows))),
         **checkpoint_position(cfg, state["best_step"], len(pairs)),
