@@ -252,6 +252,29 @@ def test_joint_seeds_plan_the_joint_grid_for_its_own_seeds(tmp_path):
         plan_grid(load_profile(write_profile(tmp_path, {**section, "joint_seeds": [0, 0]}, name="r")), KEY)
 
 
+def test_a_shape_with_its_own_seeds_gets_more_draws_in_its_sweep(tmp_path):
+    small = {"layers": 1, "hidden": 8, "seeds": [0, 1, 2, 3]}
+    section = {"seeds": [0, 1], "model_size_shapes": [small, {"layers": 1, "hidden": 64}], "model_size_n_train": 400,
+               "joint_shapes": [small, {"layers": 1, "hidden": 16}], "joint_n_train": [100, 400],
+               "pretraining": {"method": "ict", "n_train": 100, "seed": "run"}}
+    planned = plan_grid(load_profile(write_profile(tmp_path, section)), KEY)
+    tags = {(p.spec.annotation, p.spec.model_name, p.spec.n_train, p.spec.seed): p.sweeps for p in planned}
+    assert sorted(k[1:] for k, t in tags.items() if "model_size" in t) == sorted(
+        [("L1-H8", 400, s) for s in range(4)] + [("L1-H64", 400, s) for s in (0, 1)])
+    assert sorted(k[1:] for k, t in tags.items() if "joint" in t) == sorted(
+        [("L1-H8", d, s) for d in (100, 400) for s in range(4)] + [("L1-H16", d, s) for d in (100, 400) for s in (0, 1)])
+    # a pretraining per seed of the runs, seeds 2 and 3 for L1-H8 only
+    assert sorted(k[1:] for k, t in tags.items() if t == ("pretraining",)) == sorted(
+        [("L1-H8", 100, s) for s in range(4)] + [(m, 100, s) for m in ("L1-H64", "L1-H16") for s in (0, 1)])
+    assert tags[("human", "L1-H8", 400, 3)] == ("model_size", "joint")
+    # seed first, then sweep: seeds 2 and 3 come after every run of seeds 0 and 1
+    assert [p.spec.seed for p in planned if p.sweeps != ("pretraining",)] == sorted(
+        p.spec.seed for p in planned if p.sweeps != ("pretraining",))
+    bad = {**section, "model_size_shapes": [{"layers": 1, "hidden": 8, "seeds": [0, 0]}]}
+    with pytest.raises(ConfigError, match=r"model_size_shapes\[0\] \(L1-H8\): seeds: expected distinct"):
+        plan_grid(load_profile(write_profile(tmp_path, bad, name="r")), KEY)
+
+
 def test_workers_must_be_a_positive_integer(tmp_path):
     with pytest.raises(ConfigError, match="grid.workers"):
         load_profile(write_profile(tmp_path, {**GRID, "workers": 0}))

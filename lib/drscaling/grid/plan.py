@@ -92,7 +92,8 @@ def plan_grid(profile: Profile, data_key: str, sweeps: Iterable[str] = MAIN_SWEE
     """Expand the profile's grid into runs: the model-size sweep (every shape at one D), the
     data-size sweep (one shape at every D), the joint grid (shapes x D), and, when ``sweeps``
     names it, the annotation sweep (one shape at every D of ``annotation_n_train`` for every
-    annotation method), for every seed (the joint grid: for every ``joint_seeds``, when set).
+    annotation method), for every seed (the joint grid: for every ``joint_seeds``, when set; a
+    shape with its own ``seeds``: for those).
     A spec that appears in several sweeps is one run
     carrying every sweep's tag. Order: seed, then sweep, then the order of the profile's lists."""
     g, sizes = profile.grid, tuple(profile.data.subset_sizes)
@@ -107,6 +108,17 @@ def plan_grid(profile: Profile, data_key: str, sweeps: Iterable[str] = MAIN_SWEE
         if (seeds is not None or key == "seeds") and (not seeds or len(set(seeds)) != len(seeds)):
             raise ConfigError(f"{where}.{key}: expected distinct integers, got {seeds if seeds is None else list(seeds)}")
     sweep_seeds = {"joint": tuple(g.joint_seeds) if g.joint_seeds is not None else tuple(g.seeds)}
+
+    def seeds_of(sweep: str, shape, shape_where: str) -> tuple[int, ...]:
+        """A shape's own seeds (more draws where a shape's points spread), else its sweep's."""
+        own = shape.get("seeds") if isinstance(shape, dict) else None
+        if own is None:
+            return sweep_seeds.get(sweep, tuple(g.seeds))
+        if not isinstance(own, (list, tuple)) or not own or len(set(own)) != len(own) \
+                or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in own):
+            raise ConfigError(f"{shape_where} ({_shape_label(shape)}): seeds: expected distinct non-negative "
+                              f"integers, got {own!r}")
+        return tuple(own)
 
     def need_sizes(key):
         if not sizes:
@@ -157,9 +169,10 @@ def plan_grid(profile: Profile, data_key: str, sweeps: Iterable[str] = MAIN_SWEE
         entry = runs.setdefault(spec.run_id, (spec, []))
         if sweep not in entry[1]:
             entry[1].append(sweep)
-    for seed in dict.fromkeys([*g.seeds, *sweep_seeds["joint"]]):
-        for sweep, (shape, shape_where), d, (method, options) in points:
-            if seed not in sweep_seeds.get(sweep, g.seeds):
+    point_seeds = [seeds_of(sweep, shape, shape_where) for sweep, (shape, shape_where), _, _ in points]
+    for seed in dict.fromkeys([*g.seeds, *sweep_seeds["joint"], *(s for ss in point_seeds for s in ss)]):
+        for (sweep, (shape, shape_where), d, (method, options)), its_seeds in zip(points, point_seeds):
+            if seed not in its_seeds:
                 continue
             model, training = _model_and_training(shape, shape_where, base)
             if pretraining is not None and "pretrained" not in model:

@@ -55,7 +55,7 @@ SPEC_FILE, RESULT_FILE, ERROR_FILE = "spec.json", "result.json", "error.json"
 # Fault injection for the tests: runs whose id is listed here (comma-separated) fail on purpose.
 FAIL_ENV = "DRSCALING_FAIL_RUNS"
 ENV_VARS = ("DRSCALING_DATA", "DRSCALING_OUTPUTS", "DRSCALING_DATASETS", FAIL_ENV)
-SHAPE_KEYS = ("layers", "hidden", "pretrained", "training")
+SHAPE_KEYS = ("layers", "hidden", "pretrained", "training", "seeds")  # seeds: this shape's, in its sweep
 
 RunFn = Callable[["RunSpec", Path], dict]
 
