@@ -55,8 +55,9 @@ def laws_table(fits: dict, reported: dict) -> list[str]:
         if "params" not in entry:
             lines.append(f"| {law} | — | {entry.get('status', 'not fitted')} | | | |")
             continue
-        for name, value in list(entry["params"].items()) + [("r2", entry["r2"])]:
-            interval = entry["intervals"].get(name) if name != "r2" else None
+        ceiling = [("R² reachable (seed spread)", entry["r2_ceiling"])] if entry.get("r2_ceiling") is not None else []
+        for name, value in list(entry["params"].items()) + [("r2", entry["r2"])] + ceiling:
+            interval = entry["intervals"].get(name) if name in entry["params"] else None
             ours = fmt(value) + (f" [{fmt(interval[0])}, {fmt(interval[1])}]" if interval else "")
             paper = [(reported.get(ds, {}).get(law, {}) or {}).get(ver, {}) or {}
                      for ds, ver in (("msmarco", "v1"), ("t2ranking", "v1"), ("msmarco", "v2"))]

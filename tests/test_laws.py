@@ -519,6 +519,7 @@ def test_fit_study_laws_recovers_known_laws_and_reports_the_rest():
     table = laws.parameter_table({"model_size": fit})
     assert table.loc[("model_size", "alpha"), "value"] == pytest.approx(0.6, rel=1e-3)
     assert table.loc[("model_size", "R² (log L)"), "value"] == pytest.approx(1.0)
+    assert table.loc[("model_size", "R² reachable (seed spread)"), "value"] == pytest.approx(fit.r2_ceiling)
 
 
 def test_parameter_table_of_no_fit_is_empty_with_its_columns():
@@ -667,3 +668,21 @@ def test_fast_bootstrap_intervals_of_transfer_law_within_sampling_noise_of_full_
     full = laws.fit_data_size_transfer_law(D12, losses)
     assert_fast_intervals_within_seed_noise("data_size_transfer", D12, losses, full, n=100, seeds=range(3),
                                             compared=1)
+
+
+def test_r2_ceiling_is_what_the_seed_spread_leaves_to_explain():
+    """Worked by hand: two seeds at 1e4 (4.0, 4.4) and at 1e5 (3.0, 3.0), one run at 1e6 (2.5).
+    Only the 1e4 pair differs, so the variance no curve of N can explain is that pair's."""
+    n = np.array([1e4, 1e4, 1e5, 1e5, 1e6])
+    cll = np.array([4.0, 4.4, 3.0, 3.0, 2.5])
+    fit = laws.fit_model_size_law(n, cll)
+    logs = [math.log(v) for v in cll]
+    mean = sum(logs) / 5
+    total = sum((v - mean) ** 2 for v in logs)
+    within = 2 * ((math.log(4.4) - math.log(4.0)) / 2) ** 2
+    assert fit.r2_ceiling == pytest.approx(1 - within / total, rel=1e-12)
+    assert fit.r2 <= fit.r2_ceiling + 1e-12  # no curve beats the mean of each point
+    assert laws.LawFit.from_dict(json.loads(json.dumps(fit.to_dict()))).r2_ceiling == pytest.approx(fit.r2_ceiling)
+    assert fit.to_dict()["r2_ceiling"] == pytest.approx(fit.r2_ceiling)
+    one_each = laws.fit_model_size_law(np.array([1e4, 3e4, 1e5, 1e6]), np.array([4.0, 3.5, 3.0, 2.5]))
+    assert one_each.r2_ceiling == 1.0  # no input repeated

@@ -62,6 +62,8 @@ def test_law_takeaways_from_a_report():
     assert "spans more than a factor 3" in text[1]  # 0.01 to 0.9
     assert text[2] == "- **joint**: not fitted: 3 points, at least 6 needed."
     assert len(text) == 3  # a report without the transfer form (written before it) has no line for it
+    report["data_size"]["r2_ceiling"] = 0.97
+    assert "R² 0.950 (at most 0.970 reachable: the seeds of a point differ)" in narrative.law_takeaways(report)
     report["data_size_transfer"] = {
         "params": {"B": 2e5, "D_T": 5516.0, "beta": 0.22, "delta": 1.3},
         "intervals": {"beta": [0.09, 9.4], "D_T": [1206.0, 125022.0]}, "r2": 0.9925, "bounds_hit": [],

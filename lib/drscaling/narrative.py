@@ -149,7 +149,10 @@ def law_takeaways(report: dict) -> str:
         value = rec["params"][exponent]
         lo, hi = (rec.get("intervals") or {}).get(exponent, (math.nan, math.nan))
         bound = rec.get("bounds_hit") or []
+        ceiling = rec.get("r2_ceiling")
         text = (f"**{title}**: {exponent} = {value:.3g} (95% interval {lo:.3g} to {hi:.3g}), R² {rec['r2']:.3f}"
+                + (f" (at most {ceiling:.3f} reachable: the seeds of a point differ)"
+                   if ceiling is not None and ceiling < 1 else "")
                 + (f"; on a bound: {', '.join(bound)}" if bound else "; no parameter on a bound"))
         if "D_T" in rec["params"]:
             d_lo, d_hi = (rec.get("intervals") or {}).get("D_T", (math.nan, math.nan))

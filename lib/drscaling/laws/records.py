@@ -63,6 +63,22 @@ class LawFit:
     def n_points(self) -> int:
         return len(self.points["losses"])
 
+    @property
+    def r2_ceiling(self) -> float:
+        """The highest R² of log L that any curve of the law's inputs could reach on these points:
+        runs at the same inputs (seeds, draws) that differ leave a variance no law explains.
+        1.0 when no input is repeated; nan when all losses are equal."""
+        logy = np.log(np.asarray(self.points["losses"], dtype=np.float64))
+        ss_tot = float(np.sum((logy - logy.mean()) ** 2))
+        if ss_tot == 0:
+            return math.nan
+        keys = list(zip(*(np.asarray(self.points[k], dtype=np.float64) for k in _LAWS[self.law].inputs)))
+        groups: dict = {}
+        for key, v in zip(keys, logy):
+            groups.setdefault(key, []).append(v)
+        ss_within = sum(float(np.sum((np.array(v) - np.mean(v)) ** 2)) for v in groups.values())
+        return 1.0 - ss_within / ss_tot
+
     def _internal(self) -> dict:
         return _to_internal(_LAWS[self.law], self.params)
 
@@ -87,6 +103,7 @@ class LawFit:
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["n_points"] = self.n_points
+        d["r2_ceiling"] = self.r2_ceiling  # derived from points; from_dict recomputes it
         return _jsonable(d)
 
     @classmethod

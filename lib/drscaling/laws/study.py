@@ -114,6 +114,7 @@ def parameter_table(fits: dict) -> "pandas.DataFrame":
             lo, hi = (fit.intervals or {}).get(name, (math.nan, math.nan))
             rows.append({"law": law, "parameter": name, "value": value, "95% low": lo, "95% high": hi})
         rows.append({"law": law, "parameter": "R² (log L)", "value": fit.r2})
+        rows.append({"law": law, "parameter": "R² reachable (seed spread)", "value": fit.r2_ceiling})
     columns = ["law", "parameter", "value", "95% low", "95% high"]  # also when no law was fitted
     return pd.DataFrame(rows, columns=columns).set_index(["law", "parameter"])
 
@@ -136,6 +137,8 @@ def side_by_side(report: dict, names=("data_size", "data_size_transfer")) -> "pa
             lo, hi = (rec.get("intervals") or {}).get(k, (math.nan, math.nan))
             col[k] = f"{v:.4g} [{lo:.3g}, {hi:.3g}]"
         col["R² (log L)"] = f"{rec['r2']:.4f}"
+        if rec.get("r2_ceiling") is not None:
+            col["R² reachable (seed spread)"] = f"{rec['r2_ceiling']:.4f}"
         col["on a bound"] = ", ".join(rec["bounds_hit"]) or "none"
         held = rec.get("holdout")
         if held:
