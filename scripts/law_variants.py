@@ -1,0 +1,82 @@
+"""The study's laws refitted on subsets of one run's points (issue 11): which seeds, which corner of
+the joint grid. Notebook 05 fits every point of a sweep; this script asks what the laws would say
+with fewer seeds or without the points the planning guard refuses, from the same results.csv,
+without training anything.
+
+    DRSCALING_OUTPUTS=/work/repro4/main/outputs python scripts/law_variants.py --profile cpu
+
+Variants: all points (notebook 05's fits); seeds 0 and 1 only (the design before four draws of the
+small shapes); the joint grid without L1-H8 at D = 5k (inside the 1-nat margin of chance), and
+from D = 10k. For each law: R², the R² the seed spread allows, the exponents with their 95%
+bootstrap intervals (and upper / lower), the parameters on a bound, and the held-out points'
+errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from drscaling.config import load_profile
+from drscaling.laws.study import fit_study_laws
+
+EXPONENTS = {"model_size": ["alpha"], "data_size": ["beta"], "data_size_transfer": ["beta"], "joint": ["alpha", "beta"]}
+
+
+def sweep_points(results: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    ok = results[results["status"] == "ok"]
+
+    def sweep(name):
+        return ok[ok["sweeps"].fillna("").str.split(",").apply(lambda s: name in s)]
+
+    points = {"model_size": sweep("model_size"), "data_size": sweep("data_size"), "joint": sweep("joint")}
+    points["data_size_transfer"] = points["data_size"]
+    return points
+
+
+def variants(points: dict[str, pd.DataFrame]) -> dict[str, dict[str, pd.DataFrame]]:
+    first_two = {law: f[f["seed"].isin([0, 1])] for law, f in points.items()}
+    joint = points["joint"]
+    return {
+        "all points": points,
+        "seeds 0 and 1 only": first_two,
+        "joint without L1-H8 at 5k": {"joint": joint[~((joint["model"] == "L1-H8") & (joint["n_train"] == 5000))]},
+        "joint from D = 10k": {"joint": joint[joint["n_train"] >= 10000]},
+    }
+
+
+def describe(report: dict) -> list[str]:
+    lines = []
+    for law, rec in report.items():
+        if "params" not in rec:
+            lines.append(f"  {law}: {rec['status']}")
+            continue
+        parts = [f"{len(rec['run_ids'])} points", f"R² {rec['r2']:.3f} (reachable {rec['r2_ceiling']:.3f})"]
+        for name in EXPONENTS[law]:
+            lo, hi = rec["intervals"][name]
+            parts.append(f"{name} {rec['params'][name]:.3g} [{lo:.3g}, {hi:.3g}] (x{hi / lo:.1f})")
+        parts.append(f"on a bound: {', '.join(rec['bounds_hit']) or 'none'}")
+        held = rec.get("holdout") or {}
+        if held.get("relative_error"):
+            errors = [100 * e for e in held["relative_error"]]
+            parts.append(f"held out: {len(errors)} points, worst {max(errors, key=abs):+.1f}%, "
+                         f"{sum(abs(e) <= 7 for e in errors)} within 7%")
+        lines.append(f"  {law}: " + "; ".join(parts))
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--resamples", type=int, default=1000)
+    args = parser.parse_args()
+    results = pd.read_csv(load_profile(args.profile).outputs_dir / "results.csv")
+    for name, pts in variants(sweep_points(results)).items():
+        _, report, _ = fit_study_laws(pts, n_resamples=args.resamples)
+        print(f"\n{name}:")
+        print("\n".join(describe(report)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
