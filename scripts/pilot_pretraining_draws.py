@@ -16,6 +16,8 @@ same seed (as `seed: run` does):
              not the best check on human validation pairs
   current32  L1-H32 as current, fine-tuned at 20k (where its two study draws differ most)
   last32     L1-H32 as last, fine-tuned at 20k
+  scratch16, scratch24, scratch32
+             L1-H16, H24, H32 trained at 20k as the fine-tuning is, but from random weights
 
 Runs live in ``outputs/pilots/pretrain_draws/runs/<run_id>/`` and are skipped when done; run
 the two groups in two processes to use both cores. The summary prints each draw's pretraining
@@ -23,6 +25,7 @@ and fine-tuned test CLL and, per group, the fine-tuned mean, standard deviation 
 
     python scripts/pilot_pretraining_draws.py --groups current   # and, beside it, --groups long
     python scripts/pilot_pretraining_draws.py --groups last      # and, beside it, --groups current32 last32
+    python scripts/pilot_pretraining_draws.py --groups scratch16 scratch32   # and, beside it, --groups scratch24
     python scripts/pilot_pretraining_draws.py --summary-only
 """
 
@@ -48,10 +51,12 @@ SEEDS = (0, 1, 2, 3)
 class Group:
     hidden: int
     n_train: int  # the fine-tuning's D
-    pretraining_pairs: int
+    pretraining_pairs: int  # 0: no pretraining (from random weights)
     keep: str = "best"  # the pretraining's kept checkpoint (training.keep)
 
     def describe(self) -> str:
+        if not self.pretraining_pairs:
+            return f"L1-H{self.hidden} from random weights (no pretraining), trained at D = {self.n_train:,}"
         return (f"L1-H{self.hidden} pretrained on {self.pretraining_pairs:,} ICT pairs (keeping its {self.keep} "
                 f"check), fine-tuned at D = {self.n_train:,}")
 
@@ -62,6 +67,10 @@ GROUPS = {
     "last": Group(16, 40000, 18000, keep="last"),
     "current32": Group(32, 20000, 18000),
     "last32": Group(32, 20000, 18000, keep="last"),
+    # the same fine-tuning from random weights: is the draw noise the pretraining's?
+    "scratch16": Group(16, 20000, 0),
+    "scratch24": Group(24, 20000, 0),
+    "scratch32": Group(32, 20000, 0),
 }
 
 
@@ -72,6 +81,9 @@ def groups(profile, key: str) -> dict[str, list[tuple[RunSpec, RunSpec]]]:
         pairs = []
         keep = {} if g.keep == "best" else {"keep": g.keep}
         for seed in SEEDS:
+            if not g.pretraining_pairs:
+                pairs.append((None, make_spec(profile, key, g.hidden, "human", g.n_train, seed=seed)))
+                continue
             pre = make_spec(profile, key, g.hidden, "ict", g.pretraining_pairs,
                             options={"keep_sentence_prob": 0.1}, seed=seed, **keep)
             pairs.append((pre, make_spec(profile, key, g.hidden, "human", g.n_train, init=pre.run_id, seed=seed)))
@@ -89,7 +101,7 @@ def summary(specs: dict) -> None:
         print(f"  {'seed':>4} {'pretraining test CLL':>20} {'its best check':>14} {'fine-tuned test CLL':>19}")
         tuned = []
         for pre, fine in pairs:
-            p, f = result(pre), result(fine)
+            p, f = (result(pre) if pre is not None else {}), result(fine)
             if f.get("cll_test") is not None:
                 tuned.append(f["cll_test"])
             print(f"  {fine.seed:>4} {p.get('cll_test', float('nan')):>20.3f} "
@@ -112,7 +124,7 @@ def main() -> None:
     if not args.summary_only:
         for name in args.groups:
             for pre, fine in specs[name]:
-                for spec in (pre, fine):
+                for spec in (s for s in (pre, fine) if s is not None):
                     rec = execute_run(spec, ROOT)
                     print(json.dumps({"run": spec.run_id, "status": rec["status"], "skipped": rec.get("skipped")}),
                           flush=True)
