@@ -117,9 +117,9 @@ class TrainingConfig:
     eval_pairs: int = 1000  # validation pairs used by those checks
     eval_pool: int = 2048  # ... scored against negatives from a fixed random sub-pool of this size
     select_on: str = "validation"  # validation | test (the paper kept the best on test)
-    # Which checkpoint the run keeps: its best check, or its last (a pretraining is a starting
-    # point, not a point of a law: choosing its checkpoint on a noisy check of human pairs moved
-    # the fine-tuned points of L1-H16 by up to 0.5 nats, docs/cpu-profile-design.md).
+    # Which checkpoint the run keeps: its best check, or its last (for a pretraining, a starting
+    # point rather than a point of a law: fine-tuned from its last check, L1-H32 came out 0.07
+    # lower on average over 4 draws; docs/cpu-profile-design.md, "Which checkpoint a pretraining keeps").
     keep: str = "best"  # best | last
     stall_margin: float = 0.25  # not learning: validation CLL above chance - margin after warmup
     projection_dim: int = 768
