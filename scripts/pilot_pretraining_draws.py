@@ -18,6 +18,8 @@ same seed (as `seed: run` does):
   last32     L1-H32 as last, fine-tuned at 20k
   scratch16, scratch24, scratch32
              L1-H16, H24, H32 trained at 20k as the fine-tuning is, but from random weights
+  prelr16, prelr32
+             L1-H16, H32 pretrained at 5e-4 instead of 2e-3, fine-tuned at 20k (at 2e-3)
 
 Runs live in ``outputs/pilots/pretrain_draws/runs/<run_id>/`` and are skipped when done; run
 the two groups in two processes to use both cores. The summary prints each draw's pretraining
@@ -26,6 +28,7 @@ and fine-tuned test CLL and, per group, the fine-tuned mean, standard deviation 
     python scripts/pilot_pretraining_draws.py --groups current   # and, beside it, --groups long
     python scripts/pilot_pretraining_draws.py --groups last      # and, beside it, --groups current32 last32
     python scripts/pilot_pretraining_draws.py --groups scratch16 scratch32   # and, beside it, --groups scratch24
+    python scripts/pilot_pretraining_draws.py --groups prelr16   # and, beside it, --groups prelr32
     python scripts/pilot_pretraining_draws.py --summary-only
 """
 
@@ -53,12 +56,14 @@ class Group:
     n_train: int  # the fine-tuning's D
     pretraining_pairs: int  # 0: no pretraining (from random weights)
     keep: str = "best"  # the pretraining's kept checkpoint (training.keep)
+    pretraining_rate: float | None = None  # the pretraining's learning rate (None: the profile's, 2e-3)
 
     def describe(self) -> str:
         if not self.pretraining_pairs:
             return f"L1-H{self.hidden} from random weights (no pretraining), trained at D = {self.n_train:,}"
+        rate = f", rate {self.pretraining_rate:g}" if self.pretraining_rate else ""
         return (f"L1-H{self.hidden} pretrained on {self.pretraining_pairs:,} ICT pairs (keeping its {self.keep} "
-                f"check), fine-tuned at D = {self.n_train:,}")
+                f"check{rate}), fine-tuned at D = {self.n_train:,}")
 
 
 GROUPS = {
@@ -71,6 +76,9 @@ GROUPS = {
     "scratch16": Group(16, 20000, 0),
     "scratch24": Group(24, 20000, 0),
     "scratch32": Group(32, 20000, 0),
+    # a gentler pretraining (the fine-tuning keeps 2e-3): does it spread less?
+    "prelr16": Group(16, 20000, 18000, pretraining_rate=5e-4),
+    "prelr32": Group(32, 20000, 18000, pretraining_rate=5e-4),
 }
 
 
@@ -80,6 +88,8 @@ def groups(profile, key: str) -> dict[str, list[tuple[RunSpec, RunSpec]]]:
     for name, g in GROUPS.items():
         pairs = []
         keep = {} if g.keep == "best" else {"keep": g.keep}
+        if g.pretraining_rate is not None:
+            keep["learning_rate"] = g.pretraining_rate
         for seed in SEEDS:
             if not g.pretraining_pairs:
                 pairs.append((None, make_spec(profile, key, g.hidden, "human", g.n_train, seed=seed)))
