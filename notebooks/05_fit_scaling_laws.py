@@ -51,12 +51,10 @@ trainer_version = grid.check_trainer_versions(ok, f"{prof.outputs_dir / 'results
 left_out = results[results["status"] != "ok"]
 print(f"{len(ok)} runs with status ok; {len(left_out)} left out of the fits"
       + (f": {', '.join(left_out['run_id'] + ' (' + left_out['status'] + ')')}" if len(left_out) else ""))
-def sweep(name):
-    return ok[ok["sweeps"].fillna("").str.split(",").apply(lambda s: name in s)]
-points = {"model_size": sweep("model_size"), "data_size": sweep("data_size"), "joint": sweep("joint")}
-missing_in = {law: [m["run_id"] for m in missing if law in str(m["sweeps"]).split(",")] for law in points}
-# the transfer form is fitted to the data-size sweep's points, beside the paper's form
-points["data_size_transfer"], missing_in["data_size_transfer"] = points["data_size"], missing_in["data_size"]
+# each law's runs (the transfer form is fitted to the data-size sweep's, beside the paper's form)
+points = laws.sweep_points(ok)
+missing_in = {law: [m["run_id"] for m in missing if laws.in_sweep(m["sweeps"], laws.STUDY_SWEEPS[law])]
+              for law in points}
 pd.Series({k: len(v) for k, v in points.items()}, name="points").to_frame()
 
 # %% [markdown]

@@ -19,20 +19,9 @@ import argparse
 import pandas as pd
 
 from drscaling.config import load_profile
-from drscaling.laws.study import fit_study_laws
+from drscaling.laws.study import fit_study_laws, sweep_points
 
 EXPONENTS = {"model_size": ["alpha"], "data_size": ["beta"], "data_size_transfer": ["beta"], "joint": ["alpha", "beta"]}
-
-
-def sweep_points(results: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    ok = results[results["status"] == "ok"]
-
-    def sweep(name):
-        return ok[ok["sweeps"].fillna("").str.split(",").apply(lambda s: name in s)]
-
-    points = {"model_size": sweep("model_size"), "data_size": sweep("data_size"), "joint": sweep("joint")}
-    points["data_size_transfer"] = points["data_size"]
-    return points
 
 
 def variants(points: dict[str, pd.DataFrame]) -> dict[str, dict[str, pd.DataFrame]]:
@@ -72,7 +61,7 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=1000)
     args = parser.parse_args()
     results = pd.read_csv(load_profile(args.profile).outputs_dir / "results.csv")
-    for name, pts in variants(sweep_points(results)).items():
+    for name, pts in variants(sweep_points(results[results["status"] == "ok"])).items():
         _, report, _ = fit_study_laws(pts, n_resamples=args.resamples)
         print(f"\n{name}:")
         print("\n".join(describe(report)), flush=True)

@@ -87,15 +87,15 @@ def groups(profile, key: str) -> dict[str, list[tuple[RunSpec, RunSpec]]]:
     out = {}
     for name, g in GROUPS.items():
         pairs = []
-        keep = {} if g.keep == "best" else {"keep": g.keep}
+        overrides = {} if g.keep == "best" else {"keep": g.keep}  # the pretraining's, beside the profile's
         if g.pretraining_rate is not None:
-            keep["learning_rate"] = g.pretraining_rate
+            overrides["learning_rate"] = g.pretraining_rate
         for seed in SEEDS:
             if not g.pretraining_pairs:
                 pairs.append((None, make_spec(profile, key, g.hidden, "human", g.n_train, seed=seed)))
                 continue
             pre = make_spec(profile, key, g.hidden, "ict", g.pretraining_pairs,
-                            options={"keep_sentence_prob": 0.1}, seed=seed, **keep)
+                            options={"keep_sentence_prob": 0.1}, seed=seed, **overrides)
             pairs.append((pre, make_spec(profile, key, g.hidden, "human", g.n_train, init=pre.run_id, seed=seed)))
         out[name] = pairs
     return out

@@ -686,3 +686,14 @@ def test_r2_ceiling_is_what_the_seed_spread_leaves_to_explain():
     assert fit.to_dict()["r2_ceiling"] == pytest.approx(fit.r2_ceiling)
     one_each = laws.fit_model_size_law(np.array([1e4, 3e4, 1e5, 1e6]), np.array([4.0, 3.5, 3.0, 2.5]))
     assert one_each.r2_ceiling == 1.0  # no input repeated
+
+
+def test_sweep_points_take_each_laws_runs_by_their_sweep_tags():
+    results = pd.DataFrame({"run_id": ["a", "b", "c", "d", "e"],
+                            "sweeps": ["model_size,joint", "data_size", float("nan"), "pretraining", "joint"]})
+    points = laws.sweep_points(results)
+    assert list(points) == ["model_size", "data_size", "joint", "data_size_transfer"]
+    assert {law: list(f["run_id"]) for law, f in points.items()} == {
+        "model_size": ["a"], "data_size": ["b"], "joint": ["a", "e"], "data_size_transfer": ["b"]}
+    assert laws.in_sweep("model_size,joint", "joint") and not laws.in_sweep("model_size_x", "model_size")
+    assert not laws.in_sweep(float("nan"), "joint") and not laws.in_sweep("", "joint")

@@ -205,11 +205,12 @@ def training_takeaways(records: list[dict]) -> str:
              + (f"; {len(records) - len(ok)} did not and are no points of the laws." if len(ok) < len(records) else ".")]
     # runs that keep their last check by design (training.keep: last) say nothing of where
     # their optimum lay
-    by_design = [r for r in ok if r.get("result", {}).get("kept") == "last"]
+    by_design = sum(r.get("result", {}).get("kept") == "last" for r in ok)
     placed = [(r["result"]["best_check"], r["result"]["checks"]) for r in ok
-              if r not in by_design and r.get("result", {}).get("best_check") and r["result"].get("checks")]
+              if r.get("result", {}).get("kept") != "last" and r.get("result", {}).get("best_check")
+              and r["result"].get("checks")]
     if by_design:
-        lines.append(f"{len(by_design)} kept their last check by their settings (training.keep: last, "
+        lines.append(f"{by_design} kept their last check by their settings (training.keep: last, "
                      "as a pretraining does): they are starting points, not points of a law.")
     if placed:
         inside = sum(1 < b < n for b, n in placed)

@@ -134,9 +134,12 @@ from .paper import (  # noqa: F401
 )
 from .study import (  # noqa: F401
     STUDY_INPUTS,
+    STUDY_SWEEPS,
     StudyFit,
     fit_for_study,
     fit_study_laws,
+    in_sweep,
     parameter_table,
     side_by_side,
+    sweep_points,
 )

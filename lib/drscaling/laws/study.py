@@ -68,6 +68,20 @@ def fit_for_study(law: str, *arrays, holdout_mask=None, n_resamples: int = 1000,
 
 
 STUDY_INPUTS = {name: law.inputs for name, law in _LAWS.items()}  # the results columns of each law's inputs
+# the sweep whose runs each law fits (the transfer form: the data-size sweep's, beside the paper's form)
+STUDY_SWEEPS = {"model_size": "model_size", "data_size": "data_size", "joint": "joint",
+                "data_size_transfer": "data_size"}
+
+
+def in_sweep(sweeps, name: str) -> bool:
+    """Whether a results row's ``sweeps`` cell (comma-separated tags; empty or NaN: none) holds ``name``."""
+    return isinstance(sweeps, str) and name in sweeps.split(",")
+
+
+def sweep_points(results: "pandas.DataFrame") -> dict:
+    """Each law's points (law -> its rows of ``results``, in STUDY_SWEEPS' order): the rows
+    tagged with the law's sweep. Filter the rows (status ok) first."""
+    return {law: results[results["sweeps"].apply(in_sweep, name=sweep)] for law, sweep in STUDY_SWEEPS.items()}
 
 
 def fit_study_laws(points: dict, n_resamples: int = 1000, seed: int = 0,
