@@ -57,6 +57,11 @@ def test_bad_values(tmp_path, data, match):
         load_profile(write(tmp_path, {"dataset": "x", "data": data}))
 
 
+def test_bad_projection_init(tmp_path):
+    with pytest.raises(ConfigError, match=r"training\.projection_init: expected torch or bert, got 'xavier'"):
+        load_profile(write(tmp_path, {"dataset": "x", "training": {"projection_init": "xavier"}}))
+
+
 def test_bad_checkpoint_to_keep(tmp_path):
     with pytest.raises(ConfigError, match=r"training\.keep: expected best or last, got 'first'"):
         load_profile(write(tmp_path, {"dataset": "x", "training": {"keep": "first"}}))

@@ -619,6 +619,8 @@ def test_a_later_training_setting_at_its_default_keeps_run_ids():
     assert spec(training={**base.training, "dropout": 0.3}).run_id != base.run_id
     assert spec(training={**base.training, "keep": "best"}).run_id == base.run_id
     assert spec(training={**base.training, "keep": "last"}).run_id != base.run_id
+    assert spec(training={**base.training, "projection_init": "torch"}).run_id == base.run_id
+    assert spec(training={**base.training, "projection_init": "bert"}).run_id != base.run_id
 
 
 def test_results_table_puts_the_record_first_and_keeps_the_rest():

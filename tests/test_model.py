@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -194,3 +196,30 @@ def test_parameter_breakdown_and_shape_table():
                          {"layers": 1, "hidden": 8, "training": {"learning_rate": 1.0}}], vocab_size=100)
     assert table["shape"].tolist() == ["L1-H8", "L1-H64"]  # distinct, by N; checkpoints left out
     assert table["projection_share"].iloc[0] > 0.7  # at H = 8 the projection is most of N
+
+
+def test_projection_init_bert_starts_the_scores_at_chance_and_keeps_the_backbone():
+    """torch's uniform +-1/sqrt(H) projection gives a narrow shape wide random scores at the
+    start (a loss far above chance); BERT's normal(0.02) with a zero bias starts every width
+    near chance. The backbone of a seed is the same under either, so a comparison of the two
+    changes the projection alone."""
+    gen = torch.Generator().manual_seed(0)
+    queries, passages = torch.randint(5, 1000, (64, 12), generator=gen), torch.randint(5, 1000, (64, 40), generator=gen)
+
+    def start_loss(model):
+        model.eval()
+        with torch.no_grad():
+            scores = model.encode(queries, torch.ones_like(queries)) @ model.encode(passages, torch.ones_like(passages)).T
+        return float(torch.nn.functional.cross_entropy(scores, torch.arange(64)))
+
+    chance = math.log(64)
+    torch_init = DualEncoder.from_shape(1, 8, 1000, seed=3)
+    bert_init = DualEncoder.from_shape(1, 8, 1000, seed=3).init_projection("bert")
+    assert start_loss(torch_init) > chance + 1.0
+    assert start_loss(bert_init) == pytest.approx(chance, abs=0.05)
+    assert torch.count_nonzero(bert_init.projection.bias) == 0
+    assert float(bert_init.projection.weight.std()) == pytest.approx(0.02, rel=0.05)  # 6,144 draws
+    a, b = torch_init.backbone.state_dict(), bert_init.backbone.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="expected torch or bert"):
+        torch_init.init_projection("xavier")

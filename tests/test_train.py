@@ -308,3 +308,19 @@ def test_example_batch_shows_the_scores_the_loss_is_made_of(smoke_data, in_batch
     assert loss == pytest.approx(by_hand, rel=1e-5)
     assert list(scores.columns[-2:]) == ["negative 1", "negative 2"]
     assert model.training  # left in the mode it came in (a new module trains)
+
+
+def test_build_model_draws_the_projection_the_config_names():
+    """training.projection_init reaches a new model (not one loaded from a pretraining); its
+    default leaves from_shape's draw as it was, so runs planned before it keep their weights."""
+    from drscaling.config import TrainingConfig
+    from drscaling.model import DualEncoder
+    from drscaling.train import build_model
+
+    shape = {"layers": 1, "hidden": 8}
+    plain = build_model(shape, 1000, TrainingConfig(), seed=3)
+    reference = DualEncoder.from_shape(1, 8, 1000, seed=3)
+    assert all(torch.equal(plain.state_dict()[k], v) for k, v in reference.state_dict().items())
+    bert = build_model(shape, 1000, TrainingConfig(projection_init="bert"), seed=3)
+    assert torch.count_nonzero(bert.projection.bias) == 0
+    assert not torch.equal(bert.projection.weight, plain.projection.weight)

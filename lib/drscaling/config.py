@@ -121,6 +121,12 @@ class TrainingConfig:
     # point rather than a point of a law: fine-tuned from its last check, L1-H32 came out 0.07
     # lower on average over 4 draws; docs/cpu-profile-design.md, "Which checkpoint a pretraining keeps").
     keep: str = "best"  # best | last
+    # How a new model's H -> 768 projection starts: "torch" (nn.Linear's own: uniform in
+    # +-1/sqrt(H), as the paper's code) or "bert" (normal with BERT's initializer_range, 0.02, and
+    # a zero bias, as every other layer of the backbone). The torch scale gives raw inner
+    # products of about the same size at every width at the start; "bert" starts the scores
+    # near zero (the loss near chance) and lets training grow them.
+    projection_init: str = "torch"  # torch | bert
     stall_margin: float = 0.25  # not learning: validation CLL above chance - margin after warmup
     projection_dim: int = 768
     threads: int = 0  # CPU threads (0: all cores)
@@ -172,6 +178,8 @@ class TrainingConfig:
             raise ConfigError(f"training.select_on: expected validation or test, got {self.select_on!r}")
         if self.keep not in ("best", "last"):
             raise ConfigError(f"training.keep: expected best or last, got {self.keep!r}")
+        if self.projection_init not in ("torch", "bert"):
+            raise ConfigError(f"training.projection_init: expected torch or bert, got {self.projection_init!r}")
         for name in ("steps", "batch_size", "eval_every", "eval_pairs", "max_query_length", "max_passage_length"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"training.{name}: expected a positive integer, got {getattr(self, name)}")

@@ -143,6 +143,19 @@ class DualEncoder(nn.Module):
         backbone = AutoModel.from_pretrained(name_or_path, add_pooling_layer=False, attn_implementation="sdpa")
         return cls(backbone, projection_dim)
 
+    def init_projection(self, kind: str) -> "DualEncoder":
+        """Re-draw the projection: ``torch`` (nn.Linear's own uniform +-1/sqrt(H)) or ``bert``
+        (normal with the backbone's initializer_range, zero bias). Draws from torch's generator
+        after the backbone's, so a seed's backbone is the same under either."""
+        if kind == "bert":
+            nn.init.normal_(self.projection.weight, std=self.backbone.config.initializer_range)
+            nn.init.zeros_(self.projection.bias)
+        elif kind == "torch":
+            self.projection.reset_parameters()
+        else:
+            raise ValueError(f"projection init: expected torch or bert, got {kind!r}")
+        return self
+
     def pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Mean of the last layer over the real tokens: (batch, hidden), before the projection."""
         hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state

@@ -391,7 +391,8 @@ def training_precision(cfg: TrainingConfig, device: torch.device) -> str:
 def build_model(model_spec: dict, vocab_size: int, cfg: TrainingConfig, seed: int,
                 runs_dir: Path | None = None) -> DualEncoder:
     if "pretrained" in model_spec:
-        return DualEncoder.from_pretrained(model_spec["pretrained"], cfg.projection_dim, seed=seed)
+        model = DualEncoder.from_pretrained(model_spec["pretrained"], cfg.projection_dim, seed=seed)
+        return model.init_projection(cfg.projection_init) if cfg.projection_init != "torch" else model
     if "init" in model_spec:  # the kept checkpoint of this shape's pretraining run, beside this run
         best = Path(runs_dir or ".") / model_spec["init"] / "best"
         if not (best / CHECKPOINT_CONFIG).is_file():
@@ -402,7 +403,9 @@ def build_model(model_spec: dict, vocab_size: int, cfg: TrainingConfig, seed: in
                 (model_spec["layers"], model_spec["hidden"]):
             raise ValueError(f"{best}: a checkpoint of another shape than L{model_spec['layers']}-H{model_spec['hidden']}")
         return model
-    return DualEncoder.from_shape(model_spec["layers"], model_spec["hidden"], vocab_size, cfg.projection_dim, seed=seed)
+    model = DualEncoder.from_shape(model_spec["layers"], model_spec["hidden"], vocab_size, cfg.projection_dim, seed=seed)
+    # "torch" is how the projection was just drawn; redrawing it would move the generator
+    return model.init_projection(cfg.projection_init) if cfg.projection_init != "torch" else model
 
 
 # ---------------------------------------------------------------- a run's stages

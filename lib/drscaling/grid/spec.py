@@ -46,7 +46,7 @@ FORMAT_VERSION = 1
 SWEEPS = ("model_size", "data_size", "joint", "annotation", "pretraining")
 MAIN_SWEEPS = SWEEPS[:3]  # the laws' grid (notebook 02); "annotation" is notebook 04's
 # "pretraining": planned with any sweep whose shapes it initialises (grid.pretraining)
-LATE_TRAINING_DEFAULTS = {"eval_bf16": False, "dropout": None, "keep": "best"}  # see RunSpec.__post_init__
+LATE_TRAINING_DEFAULTS = {"eval_bf16": False, "dropout": None, "keep": "best", "projection_init": "torch"}  # see RunSpec.__post_init__
 PRETRAINING_KEYS = ("method", "n_train", "seed", "training")
 DONE_STATUSES = ("ok", "not_learning", "nan_loss")  # what the trainer may return
 FAILED = "failed"
