@@ -15,6 +15,8 @@ same seed (as `seed: run` does):
   last       L1-H16, as current, but the pretraining keeps its last check (training.keep: last),
              not the best check on human validation pairs
   current32  L1-H32 as current, fine-tuned at 20k (where its two study draws differ most)
+  current8, current16, current24
+             L1-H8, H16, H24 as current, fine-tuned at 20k (the study's joint-grid runs there)
   last32     L1-H32 as last, fine-tuned at 20k
   scratch16, scratch24, scratch32
              L1-H16, H24, H32 trained at 20k as the fine-tuning is, but from random weights
@@ -23,8 +25,8 @@ same seed (as `seed: run` does):
   bert16, bert24, bert32
              as scratch16..32, with the projection drawn as BERT draws its layers (normal 0.02, zero
              bias: training.projection_init bert) instead of torch's uniform +-1/sqrt(H)
-  bertpre16, bertpre32
-             L1-H16, H32 pretrained from that projection init, fine-tuned at 20k
+  bertpre8, bertpre16, bertpre24, bertpre32
+             L1-H8..H32 pretrained from that projection init, fine-tuned at 20k
 
 Runs live in ``outputs/pilots/pretrain_draws/runs/<run_id>/`` and are skipped when done; run
 the two groups in two processes to use both cores. The summary prints each draw's pretraining
@@ -36,6 +38,8 @@ and fine-tuned test CLL and, per group, the fine-tuned mean, standard deviation 
     python scripts/pilot_pretraining_draws.py --groups prelr16   # and, beside it, --groups prelr32
     python scripts/pilot_pretraining_draws.py --groups bert16 bertpre16 bert24   # and, beside it, --groups bert32 bertpre32
     python scripts/pilot_pretraining_draws.py --summary-only
+    python scripts/pilot_pretraining_draws.py --summary-only --law current8 current16 current24 current32 \
+        --law bertpre8 bertpre16 bertpre24 bertpre32   # the model-size law at 20k of either init
 """
 
 from __future__ import annotations
@@ -82,6 +86,10 @@ GROUPS = {
     "long": Group(16, 40000, 54000),
     "last": Group(16, 40000, 18000, keep="last"),
     "current32": Group(32, 20000, 18000),
+    # the study's joint-grid runs at 20k (baselines, retrained here)
+    "current8": Group(8, 20000, 18000),
+    "current16": Group(16, 20000, 18000),
+    "current24": Group(24, 20000, 18000),
     "last32": Group(32, 20000, 18000, keep="last"),
     # the same fine-tuning from random weights: is the draw noise the pretraining's?
     "scratch16": Group(16, 20000, 0),
@@ -99,6 +107,8 @@ GROUPS = {
     "bert32": Group(32, 20000, 0, projection_init="bert"),
     "bertpre16": Group(16, 20000, 18000, projection_init="bert"),
     "bertpre32": Group(32, 20000, 18000, projection_init="bert"),
+    "bertpre8": Group(8, 20000, 18000, projection_init="bert"),
+    "bertpre24": Group(24, 20000, 18000, projection_init="bert"),
 }
 
 
@@ -139,15 +149,44 @@ def summary(specs: dict) -> None:
                 tuned.append(f["cll_test"])
             print(f"  {fine.seed:>4} {p.get('cll_test', float('nan')):>20.3f} "
                   f"{str(p.get('best_check')) + '/' + str(p.get('checks')):>14} {f.get('cll_test', float('nan')):>19.3f}")
+        precisions = sorted({result(fine).get("precision", "?") for _, fine in pairs if result(fine)})
+        if precisions:
+            print(f"  trained in {', '.join(precisions)}")
         if len(tuned) >= 2:
             print(f"  fine-tuned: mean {statistics.mean(tuned):.3f}, sd {statistics.stdev(tuned):.3f}, "
                   f"range {max(tuned) - min(tuned):.3f} over {len(tuned)} draws")
+
+
+def model_size_law(specs: dict, names: list[str]) -> None:
+    """The model-size law over the groups ``names`` (one shape each, one D), each draw a point:
+    R², the R² their draw spread leaves reachable, alpha with its 95% bootstrap interval."""
+    from drscaling import laws
+    from drscaling.model import DualEncoder, count_nonembedding_params
+
+    n, losses = [], []
+    for name in names:
+        g = GROUPS[name]
+        params = count_nonembedding_params(DualEncoder.from_shape(1, g.hidden, 8192, seed=0))
+        for _, fine in specs[name]:
+            path = ROOT / fine.run_id / RESULT_FILE
+            value = (read_json(path).get("result") or {}).get("cll_test") if path.is_file() else None
+            if value is not None:
+                n.append(params)
+                losses.append(value)
+    fit = laws.fit_model_size_law(n, losses)
+    ci = laws.bootstrap(laws.fit_model_size_law, n, losses, full_fit=fit).get("alpha", (float("nan"),) * 2)
+    print(f"\nmodel-size law over {', '.join(names)} ({len(losses)} points): R² {fit.r2:.3f} "
+          f"(reachable {fit.r2_ceiling:.3f}), alpha {fit.params['alpha']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] "
+          f"(x{ci[1] / ci[0]:.1f}), delta {fit.params['delta']:.3f}; {fit.status}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--groups", nargs="+", default=list(GROUPS), choices=list(GROUPS))
     parser.add_argument("--summary-only", action="store_true")
+    parser.add_argument("--law", nargs="+", action="append", choices=list(GROUPS), default=[],
+                        help="after the summary, fit the model-size law over these groups (shapes of one D), "
+                             "each draw a point; repeat for another set")
     args = parser.parse_args()
     from drscaling.datasets import ProcessedData
 
@@ -162,6 +201,8 @@ def main() -> None:
                     print(json.dumps({"run": spec.run_id, "status": rec["status"], "skipped": rec.get("skipped")}),
                           flush=True)
     summary(specs)
+    for names in args.law:
+        model_size_law(specs, names)
 
 
 if __name__ == "__main__":
