@@ -27,6 +27,12 @@ same seed (as `seed: run` does):
              bias: training.projection_init bert) instead of torch's uniform +-1/sqrt(H)
   bertpre8, bertpre16, bertpre24, bertpre32
              L1-H8..H32 pretrained from that projection init, fine-tuned at 20k
+  prelong16, prelong32
+             as prelr16, prelr32 on three times the ICT pairs (54,000)
+  xavier8, xavier16, xavier24, xavier32, xavier64
+             as bertpre8..32 and bertpre64, the projection drawn by Glorot's normal (zero bias)
+  current64, bertpre64
+             L1-H64 pretrained from either init, fine-tuned at 20k at its rate (5e-4), draws 0-1
 
 Runs live in ``outputs/pilots/pretrain_draws/runs/<run_id>/`` and are skipped when done; run
 the two groups in two processes to use both cores. The summary prints each draw's pretraining
@@ -70,6 +76,8 @@ class Group:
     # the new model's projection (training.projection_init): of the pretraining, or of the run
     # itself when there is none (a fine-tuning loads the pretraining's projection)
     projection_init: str = "torch"
+    rate: float | None = None  # the fine-tuning's learning rate (None: the profile's, 2e-3)
+    draws: int = len(SEEDS)  # seeds 0 .. draws - 1
 
     def describe(self) -> str:
         if not self.pretraining_pairs:
@@ -77,8 +85,9 @@ class Group:
             return f"L1-H{self.hidden} from random weights (no pretraining{init}), trained at D = {self.n_train:,}"
         rate = f", rate {self.pretraining_rate:g}" if self.pretraining_rate else ""
         rate += f", projection init {self.projection_init}" if self.projection_init != "torch" else ""
+        tuning = f" at {self.rate:g}" if self.rate is not None else ""
         return (f"L1-H{self.hidden} pretrained on {self.pretraining_pairs:,} ICT pairs (keeping its {self.keep} "
-                f"check{rate}), fine-tuned at D = {self.n_train:,}")
+                f"check{rate}), fine-tuned at D = {self.n_train:,}{tuning}")
 
 
 GROUPS = {
@@ -109,6 +118,18 @@ GROUPS = {
     "bertpre32": Group(32, 20000, 18000, projection_init="bert"),
     "bertpre8": Group(8, 20000, 18000, projection_init="bert"),
     "bertpre24": Group(24, 20000, 18000, projection_init="bert"),
+    # the gentler rate on three times the pairs: does a longer pretraining win back its mean?
+    "prelong16": Group(16, 20000, 54000, pretraining_rate=5e-4),
+    "prelong32": Group(32, 20000, 54000, pretraining_rate=5e-4),
+    # Glorot's normal projection: every width at about the start scale torch gives L1-H128
+    "xavier8": Group(8, 20000, 18000, projection_init="xavier"),
+    "xavier16": Group(16, 20000, 18000, projection_init="xavier"),
+    "xavier24": Group(24, 20000, 18000, projection_init="xavier"),
+    "xavier32": Group(32, 20000, 18000, projection_init="xavier"),
+    "xavier64": Group(64, 20000, 18000, projection_init="xavier", rate=5e-4, draws=2),
+    # L1-H64 fine-tunes at 5e-4 (its shape entry) and its draws agreed: does the init cost it?
+    "current64": Group(64, 20000, 18000, rate=5e-4, draws=2),
+    "bertpre64": Group(64, 20000, 18000, projection_init="bert", rate=5e-4, draws=2),
 }
 
 
@@ -122,14 +143,16 @@ def groups(profile, key: str) -> dict[str, list[tuple[RunSpec, RunSpec]]]:
             overrides["learning_rate"] = g.pretraining_rate
         if g.projection_init != "torch":
             overrides["projection_init"] = g.projection_init
-        for seed in SEEDS:
+        tuning = {"learning_rate": g.rate} if g.rate is not None else {}
+        for seed in SEEDS[:g.draws]:
             if not g.pretraining_pairs:
                 init = {"projection_init": g.projection_init} if g.projection_init != "torch" else {}
-                pairs.append((None, make_spec(profile, key, g.hidden, "human", g.n_train, seed=seed, **init)))
+                pairs.append((None, make_spec(profile, key, g.hidden, "human", g.n_train, seed=seed, **init, **tuning)))
                 continue
             pre = make_spec(profile, key, g.hidden, "ict", g.pretraining_pairs,
                             options={"keep_sentence_prob": 0.1}, seed=seed, **overrides)
-            pairs.append((pre, make_spec(profile, key, g.hidden, "human", g.n_train, init=pre.run_id, seed=seed)))
+            pairs.append((pre, make_spec(profile, key, g.hidden, "human", g.n_train, init=pre.run_id, seed=seed,
+                                         **tuning)))
         out[name] = pairs
     return out
 

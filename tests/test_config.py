@@ -58,8 +58,8 @@ def test_bad_values(tmp_path, data, match):
 
 
 def test_bad_projection_init(tmp_path):
-    with pytest.raises(ConfigError, match=r"training\.projection_init: expected torch or bert, got 'xavier'"):
-        load_profile(write(tmp_path, {"dataset": "x", "training": {"projection_init": "xavier"}}))
+    with pytest.raises(ConfigError, match=r"training\.projection_init: expected torch, bert or xavier, got 'glorot'"):
+        load_profile(write(tmp_path, {"dataset": "x", "training": {"projection_init": "glorot"}}))
 
 
 def test_bad_checkpoint_to_keep(tmp_path):

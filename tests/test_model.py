@@ -221,5 +221,8 @@ def test_projection_init_bert_starts_the_scores_at_chance_and_keeps_the_backbone
     assert float(bert_init.projection.weight.std()) == pytest.approx(0.02, rel=0.05)  # 6,144 draws
     a, b = torch_init.backbone.state_dict(), bert_init.backbone.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
-    with pytest.raises(ValueError, match="expected torch or bert"):
-        torch_init.init_projection("xavier")
+    xavier = DualEncoder.from_shape(1, 8, 1000, seed=3).init_projection("xavier")
+    assert float(xavier.projection.weight.std()) == pytest.approx((2 / (8 + 768)) ** 0.5, rel=0.05)
+    assert chance < start_loss(xavier) < start_loss(torch_init)
+    with pytest.raises(ValueError, match="expected torch, bert or xavier"):
+        torch_init.init_projection("glorot")

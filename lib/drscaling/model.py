@@ -144,16 +144,20 @@ class DualEncoder(nn.Module):
         return cls(backbone, projection_dim)
 
     def init_projection(self, kind: str) -> "DualEncoder":
-        """Re-draw the projection: ``torch`` (nn.Linear's own uniform +-1/sqrt(H)) or ``bert``
-        (normal with the backbone's initializer_range, zero bias). Draws from torch's generator
+        """Re-draw the projection: ``torch`` (nn.Linear's own uniform +-1/sqrt(H)), ``bert``
+        (normal with the backbone's initializer_range, zero bias) or ``xavier`` (Glorot's normal,
+        zero bias). Draws from torch's generator
         after the backbone's, so a seed's backbone is the same under either."""
         if kind == "bert":
             nn.init.normal_(self.projection.weight, std=self.backbone.config.initializer_range)
             nn.init.zeros_(self.projection.bias)
+        elif kind == "xavier":  # normal, std sqrt(2 / (H + 768)): about 0.05 at every small width
+            nn.init.xavier_normal_(self.projection.weight)
+            nn.init.zeros_(self.projection.bias)
         elif kind == "torch":
             self.projection.reset_parameters()
         else:
-            raise ValueError(f"projection init: expected torch or bert, got {kind!r}")
+            raise ValueError(f"projection init: expected torch, bert or xavier, got {kind!r}")
         return self
 
     def pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
