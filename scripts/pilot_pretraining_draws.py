@@ -31,6 +31,9 @@ same seed (as `seed: run` does):
              as prelr16, prelr32 on three times the ICT pairs (54,000)
   xavier8, xavier16, xavier24, xavier32, xavier64
              as bertpre8..32 and bertpre64, the projection drawn by Glorot's normal (zero bias)
+  xavier8_40k .. xavier128_40k, xavier8_5k, xavier8_10k
+             with that projection, the model-size sweep at 40k (L1-H64, H128 at 5e-4, 2 draws) and L1-H8
+             at 5k and 10k
   current64, bertpre64
              L1-H64 pretrained from either init, fine-tuned at 20k at its rate (5e-4), draws 0-1
 
@@ -46,6 +49,9 @@ and fine-tuned test CLL and, per group, the fine-tuned mean, standard deviation 
     python scripts/pilot_pretraining_draws.py --summary-only
     python scripts/pilot_pretraining_draws.py --summary-only --law current8 current16 current24 current32 \
         --law bertpre8 bertpre16 bertpre24 bertpre32   # the model-size law at 20k of either init
+    python scripts/pilot_pretraining_draws.py --groups xavier128_40k   # and, beside it:
+    python scripts/pilot_pretraining_draws.py --groups xavier8_5k xavier8_10k xavier8_40k xavier16_40k \
+        xavier24_40k xavier32_40k xavier64_40k
 """
 
 from __future__ import annotations
@@ -127,6 +133,11 @@ GROUPS = {
     "xavier24": Group(24, 20000, 18000, projection_init="xavier"),
     "xavier32": Group(32, 20000, 18000, projection_init="xavier"),
     "xavier64": Group(64, 20000, 18000, projection_init="xavier", rate=5e-4, draws=2),
+    # ... the model-size sweep at 40k with it (the small shapes' pretrainings are the 20k groups')
+    **{f"xavier{h}_40k": Group(h, 40000, 18000, projection_init="xavier") for h in (8, 16, 24, 32)},
+    **{f"xavier{h}_40k": Group(h, 40000, 18000, projection_init="xavier", rate=5e-4, draws=2) for h in (64, 128)},
+    # ... and L1-H8 at the joint grid's small D (the 1-nat margin to chance)
+    **{f"xavier8_{d // 1000}k": Group(8, d, 18000, projection_init="xavier") for d in (5000, 10000)},
     # L1-H64 fine-tunes at 5e-4 (its shape entry) and its draws agreed: does the init cost it?
     "current64": Group(64, 20000, 18000, rate=5e-4, draws=2),
     "bertpre64": Group(64, 20000, 18000, projection_init="bert", rate=5e-4, draws=2),
