@@ -216,7 +216,14 @@ def model_size_law(specs: dict, names: list[str]) -> None:
     ci = laws.bootstrap(laws.fit_model_size_law, n, losses, full_fit=fit).get("alpha", (float("nan"),) * 2)
     print(f"\nmodel-size law over {', '.join(names)} ({len(losses)} points): R² {fit.r2:.3f} "
           f"(reachable {fit.r2_ceiling:.3f}), alpha {fit.params['alpha']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] "
-          f"(x{ci[1] / ci[0]:.1f}), delta {fit.params['delta']:.3f}; {fit.status}")
+          f"(x{ci[1] / ci[0]:.1f}), delta {fit.params['delta']:.3f}; on a bound: {', '.join(fit.bounds_hit) or 'none'}")
+    # the largest shape held out, as notebook 05 holds it out: fitted on the others, predicted
+    largest = max(n)
+    if len({x for x in n if x < largest}) >= 3:
+        rest = [(x, y) for x, y in zip(n, losses) if x < largest]
+        held = laws.fit_model_size_law([x for x, _ in rest], [y for _, y in rest])
+        errors = [f"{(held.predict(largest) - y) / y:+.1%}" for x, y in zip(n, losses) if x == largest]
+        print(f"  the largest shape held out: R² {held.r2:.3f} on the rest, its points predicted {', '.join(errors)} off")
 
 
 def main() -> None:
