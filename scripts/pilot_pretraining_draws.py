@@ -36,6 +36,8 @@ same seed (as `seed: run` does):
   xavier8_40k .. xavier128_40k, xavier8_5k, xavier8_10k
              with that projection, the model-size sweep at 40k (L1-H64, H128 at 5e-4, 2 draws) and L1-H8
              at 5k and 10k
+  xavierlast64_2.5k .. xavierlast64_80k
+             the data-size sweep of the changed profile (xavier, keep last): L1-H64 at 5e-4, draws 0-1
   current64, bertpre64
              L1-H64 pretrained from either init, fine-tuned at 20k at its rate (5e-4), draws 0-1
 
@@ -143,6 +145,9 @@ GROUPS = {
     **{f"xavier{h}_40k": Group(h, 40000, 18000, projection_init="xavier", rate=5e-4, draws=2) for h in (64, 128)},
     # ... and L1-H8 at the joint grid's small D (the 1-nat margin to chance)
     **{f"xavier8_{d // 1000}k": Group(8, d, 18000, projection_init="xavier") for d in (5000, 10000)},
+    # the data-size sweep of the changed profile: L1-H64 (5e-4), xavier, the pretraining keeping its last check
+    **{f"xavierlast64_{d / 1000:g}k": Group(64, d, 18000, keep="last", projection_init="xavier", rate=5e-4, draws=2)
+       for d in (2500, 5000, 10000, 20000, 40000, 80000)},
     # L1-H64 fine-tunes at 5e-4 (its shape entry) and its draws agreed: does the init cost it?
     "current64": Group(64, 20000, 18000, rate=5e-4, draws=2),
     "bertpre64": Group(64, 20000, 18000, projection_init="bert", rate=5e-4, draws=2),
@@ -157,18 +162,19 @@ def groups(profile, key: str) -> dict[str, list[tuple[RunSpec, RunSpec]]]:
         overrides = {} if g.keep == "best" else {"keep": g.keep}  # the pretraining's, beside the profile's
         if g.pretraining_rate is not None:
             overrides["learning_rate"] = g.pretraining_rate
-        if g.projection_init != "torch":
-            overrides["projection_init"] = g.projection_init
+        # the group's projection, whatever the profile's (its fine-tunings load the pretraining's
+        # projection: "torch" there keeps their run ids as they were before the profile took xavier)
+        overrides["projection_init"] = g.projection_init
         tuning = {"learning_rate": g.rate} if g.rate is not None else {}
         for seed in SEEDS[:g.draws]:
             if not g.pretraining_pairs:
-                init = {"projection_init": g.projection_init} if g.projection_init != "torch" else {}
-                pairs.append((None, make_spec(profile, key, g.hidden, "human", g.n_train, seed=seed, **init, **tuning)))
+                pairs.append((None, make_spec(profile, key, g.hidden, "human", g.n_train, seed=seed,
+                                              projection_init=g.projection_init, **tuning)))
                 continue
             pre = make_spec(profile, key, g.hidden, "ict", g.pretraining_pairs,
                             options={"keep_sentence_prob": 0.1}, seed=seed, **overrides)
             pairs.append((pre, make_spec(profile, key, g.hidden, "human", g.n_train, init=pre.run_id, seed=seed,
-                                         **tuning)))
+                                         projection_init="torch", **tuning)))
         out[name] = pairs
     return out
 
@@ -196,34 +202,43 @@ def summary(specs: dict) -> None:
                   f"range {max(tuned) - min(tuned):.3f} over {len(tuned)} draws")
 
 
-def model_size_law(specs: dict, names: list[str]) -> None:
-    """The model-size law over the groups ``names`` (one shape each, one D), each draw a point:
-    R², the R² their draw spread leaves reachable, alpha with its 95% bootstrap interval."""
+def law_over(specs: dict, names: list[str]) -> None:
+    """The model-size law over the groups ``names`` (one shape each, one D), or the data-size law
+    (and its transfer form) when they share one shape, each draw a point: R², the R² their draw
+    spread leaves reachable, the exponent with its 95% bootstrap interval, and the largest N (D)
+    held out, as notebook 05 holds it out."""
     from drscaling import laws
     from drscaling.model import DualEncoder, count_nonembedding_params
 
-    n, losses = [], []
+    by_data = len({GROUPS[name].hidden for name in names}) == 1
+    x, losses = [], []
     for name in names:
         g = GROUPS[name]
-        params = count_nonembedding_params(DualEncoder.from_shape(1, g.hidden, 8192, seed=0))
+        value_x = g.n_train if by_data else count_nonembedding_params(DualEncoder.from_shape(1, g.hidden, 8192, seed=0))
         for _, fine in specs[name]:
             path = ROOT / fine.run_id / RESULT_FILE
             value = (read_json(path).get("result") or {}).get("cll_test") if path.is_file() else None
             if value is not None:
-                n.append(params)
+                x.append(value_x)
                 losses.append(value)
-    fit = laws.fit_model_size_law(n, losses)
-    ci = laws.bootstrap(laws.fit_model_size_law, n, losses, full_fit=fit).get("alpha", (float("nan"),) * 2)
-    print(f"\nmodel-size law over {', '.join(names)} ({len(losses)} points): R² {fit.r2:.3f} "
-          f"(reachable {fit.r2_ceiling:.3f}), alpha {fit.params['alpha']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] "
-          f"(x{ci[1] / ci[0]:.1f}), delta {fit.params['delta']:.3f}; on a bound: {', '.join(fit.bounds_hit) or 'none'}")
-    # the largest shape held out, as notebook 05 holds it out: fitted on the others, predicted
-    largest = max(n)
-    if len({x for x in n if x < largest}) >= 3:
-        rest = [(x, y) for x, y in zip(n, losses) if x < largest]
-        held = laws.fit_model_size_law([x for x, _ in rest], [y for _, y in rest])
-        errors = [f"{(held.predict(largest) - y) / y:+.1%}" for x, y in zip(n, losses) if x == largest]
-        print(f"  the largest shape held out: R² {held.r2:.3f} on the rest, its points predicted {', '.join(errors)} off")
+    forms = [("data-size", laws.fit_data_size_law, "beta"), ("data-size, transfer form", laws.fit_data_size_transfer_law,
+                                                           "beta")] if by_data else [("model-size", laws.fit_model_size_law, "alpha")]
+    largest = max(x)
+    for title, fit_fn, exponent in forms:
+        fit = fit_fn(x, losses)
+        ci = laws.bootstrap(fit_fn, x, losses, full_fit=fit).get(exponent, (float("nan"),) * 2)
+        print(f"\n{title} law over {', '.join(names)} ({len(losses)} points): R² {fit.r2:.3f} "
+              f"(reachable {fit.r2_ceiling:.3f}), {exponent} {fit.params[exponent]:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] "
+              f"(x{ci[1] / ci[0]:.1f}), delta {fit.params['delta']:.3f}; on a bound: {', '.join(fit.bounds_hit) or 'none'}")
+        rest = [(v, y) for v, y in zip(x, losses) if v < largest]
+        try:
+            held = fit_fn([v for v, _ in rest], [y for _, y in rest])
+        except ValueError as e:  # too few distinct N (D) left to determine the law
+            print(f"  nothing held out: {e}")
+        else:
+            errors = [f"{(float(held.predict(largest)) - y) / y:+.1%}" for v, y in zip(x, losses) if v == largest]
+            print(f"  the largest {'D' if by_data else 'shape'} held out: R² {held.r2:.3f} on the rest, "
+                  f"its points predicted {', '.join(errors)} off")
 
 
 def main() -> None:
@@ -231,8 +246,8 @@ def main() -> None:
     parser.add_argument("--groups", nargs="+", default=list(GROUPS), choices=list(GROUPS))
     parser.add_argument("--summary-only", action="store_true")
     parser.add_argument("--law", nargs="+", action="append", choices=list(GROUPS), default=[],
-                        help="after the summary, fit the model-size law over these groups (shapes of one D), "
-                             "each draw a point; repeat for another set")
+                        help="after the summary, fit the model-size law over these groups (shapes of one D; "
+                             "the data-size law when they share a shape), each draw a point; repeat for another set")
     args = parser.parse_args()
     from drscaling.datasets import ProcessedData
 
@@ -248,7 +263,7 @@ def main() -> None:
                           flush=True)
     summary(specs)
     for names in args.law:
-        model_size_law(specs, names)
+        law_over(specs, names)
 
 
 if __name__ == "__main__":
