@@ -31,8 +31,8 @@ same seed (as `seed: run` does):
              as prelr16, prelr32 on three times the ICT pairs (54,000)
   xavier8, xavier16, xavier24, xavier32, xavier64
              as bertpre8..32 and bertpre64, the projection drawn by Glorot's normal (zero bias)
-  xavierlast16, xavierlast32
-             as xavier16, xavier32, the pretraining keeping its last check
+  xavierlast8, xavierlast16, xavierlast24, xavierlast32
+             as xavier8..32, the pretraining keeping its last check
   xavier8_40k .. xavier128_40k, xavier8_5k, xavier8_10k
              with that projection, the model-size sweep at 40k (L1-H64, H128 at 5e-4, 2 draws) and L1-H8
              at 5k and 10k
@@ -138,7 +138,9 @@ GROUPS = {
     "xavier32": Group(32, 20000, 18000, projection_init="xavier"),
     "xavier64": Group(64, 20000, 18000, projection_init="xavier", rate=5e-4, draws=2),
     # ... with the pretraining keeping its last check (measured above with torch's projection only)
+    "xavierlast8": Group(8, 20000, 18000, keep="last", projection_init="xavier"),
     "xavierlast16": Group(16, 20000, 18000, keep="last", projection_init="xavier"),
+    "xavierlast24": Group(24, 20000, 18000, keep="last", projection_init="xavier"),
     "xavierlast32": Group(32, 20000, 18000, keep="last", projection_init="xavier"),
     # ... the model-size sweep at 40k with it (the small shapes' pretrainings are the 20k groups')
     **{f"xavier{h}_40k": Group(h, 40000, 18000, projection_init="xavier") for h in (8, 16, 24, 32)},
