@@ -121,27 +121,16 @@ GROUPS = {
     # uniform +-1/sqrt(H), whose random scores at the start are wider the narrower the shape
     # (query-centred score sd 3.6 for L1-H8, 0.9 for L1-H128; the loss at the start 2.1x and
     # 1.1x chance): does a start at chance take the narrow shapes' draw spread down?
-    "bert16": Group(16, 20000, 0, projection_init="bert"),
-    "bert24": Group(24, 20000, 0, projection_init="bert"),
-    "bert32": Group(32, 20000, 0, projection_init="bert"),
-    "bertpre16": Group(16, 20000, 18000, projection_init="bert"),
-    "bertpre32": Group(32, 20000, 18000, projection_init="bert"),
-    "bertpre8": Group(8, 20000, 18000, projection_init="bert"),
-    "bertpre24": Group(24, 20000, 18000, projection_init="bert"),
+    **{f"bert{h}": Group(h, 20000, 0, projection_init="bert") for h in (16, 24, 32)},
+    **{f"bertpre{h}": Group(h, 20000, 18000, projection_init="bert") for h in (16, 32, 8, 24)},
     # the gentler rate on three times the pairs: does a longer pretraining win back its mean?
     "prelong16": Group(16, 20000, 54000, pretraining_rate=5e-4),
     "prelong32": Group(32, 20000, 54000, pretraining_rate=5e-4),
     # Glorot's normal projection: every width at about the start scale torch gives L1-H128
-    "xavier8": Group(8, 20000, 18000, projection_init="xavier"),
-    "xavier16": Group(16, 20000, 18000, projection_init="xavier"),
-    "xavier24": Group(24, 20000, 18000, projection_init="xavier"),
-    "xavier32": Group(32, 20000, 18000, projection_init="xavier"),
+    **{f"xavier{h}": Group(h, 20000, 18000, projection_init="xavier") for h in (8, 16, 24, 32)},
     "xavier64": Group(64, 20000, 18000, projection_init="xavier", rate=5e-4, draws=2),
     # ... with the pretraining keeping its last check (measured above with torch's projection only)
-    "xavierlast8": Group(8, 20000, 18000, keep="last", projection_init="xavier"),
-    "xavierlast16": Group(16, 20000, 18000, keep="last", projection_init="xavier"),
-    "xavierlast24": Group(24, 20000, 18000, keep="last", projection_init="xavier"),
-    "xavierlast32": Group(32, 20000, 18000, keep="last", projection_init="xavier"),
+    **{f"xavierlast{h}": Group(h, 20000, 18000, keep="last", projection_init="xavier") for h in (8, 16, 24, 32)},
     # ... the model-size sweep at 40k with it (the small shapes' pretrainings are the 20k groups')
     **{f"xavier{h}_40k": Group(h, 40000, 18000, projection_init="xavier") for h in (8, 16, 24, 32)},
     **{f"xavier{h}_40k": Group(h, 40000, 18000, projection_init="xavier", rate=5e-4, draws=2) for h in (64, 128)},

@@ -392,8 +392,7 @@ def build_model(model_spec: dict, vocab_size: int, cfg: TrainingConfig, seed: in
                 runs_dir: Path | None = None) -> DualEncoder:
     if "pretrained" in model_spec:
         model = DualEncoder.from_pretrained(model_spec["pretrained"], cfg.projection_dim, seed=seed)
-        return model.init_projection(cfg.projection_init) if cfg.projection_init != "torch" else model
-    if "init" in model_spec:  # the kept checkpoint of this shape's pretraining run, beside this run
+    elif "init" in model_spec:  # the kept checkpoint of this shape's pretraining run, beside this run
         best = Path(runs_dir or ".") / model_spec["init"] / "best"
         if not (best / CHECKPOINT_CONFIG).is_file():
             raise FileNotFoundError(f"{best}: no checkpoint of the pretraining run {model_spec['init']}, which this "
@@ -402,10 +401,12 @@ def build_model(model_spec: dict, vocab_size: int, cfg: TrainingConfig, seed: in
         if (model.backbone.config.num_hidden_layers, model.backbone.config.hidden_size) != \
                 (model_spec["layers"], model_spec["hidden"]):
             raise ValueError(f"{best}: a checkpoint of another shape than L{model_spec['layers']}-H{model_spec['hidden']}")
-        return model
-    model = DualEncoder.from_shape(model_spec["layers"], model_spec["hidden"], vocab_size, cfg.projection_dim, seed=seed)
-    # "torch" is how the projection was just drawn; redrawing it would move the generator
-    return model.init_projection(cfg.projection_init) if cfg.projection_init != "torch" else model
+        return model  # its projection is the pretraining's
+    else:
+        model = DualEncoder.from_shape(model_spec["layers"], model_spec["hidden"], vocab_size, cfg.projection_dim,
+                                       seed=seed)
+    # a new projection: "torch" is how nn.Linear has just drawn it (redrawing would move the generator)
+    return model if cfg.projection_init == "torch" else model.init_projection(cfg.projection_init)
 
 
 # ---------------------------------------------------------------- a run's stages
