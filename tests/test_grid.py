@@ -632,3 +632,22 @@ def test_results_table_puts_the_record_first_and_keeps_the_rest():
     assert list(table.columns[len(grid.RESULT_COLUMNS):]) == ["training.learning_rate"]
     assert table.loc[0, "cll_test"] == 3.1 and table.loc[0, "mrr_at_10"] is None
     assert list(results.columns) == ["training.learning_rate", "cll_test", "run_id"]  # the input is left alone
+
+
+def test_a_joint_shape_with_its_own_n_train_takes_only_those_sizes(tmp_path):
+    # L1-H8 near chance at the smallest D leaves the joint grid there, but keeps its other points
+    section = {"seeds": [0], "model_size_shapes": [{"layers": 1, "hidden": 8}], "model_size_n_train": 400,
+               "joint_shapes": [{"layers": 1, "hidden": 8, "n_train": [400, 200]}, {"layers": 1, "hidden": 16}],
+               "joint_n_train": [100, 200, 400]}
+    planned = plan_grid(load_profile(write_profile(tmp_path, section)), KEY)
+    joint = sorted((p.spec.model_name, p.spec.n_train) for p in planned if "joint" in p.sweeps)
+    assert joint == [("L1-H16", 100), ("L1-H16", 200), ("L1-H16", 400), ("L1-H8", 200), ("L1-H8", 400)]
+    # the model-size run of L1-H8 at 400 is the joint one: the same spec, so one run with both tags
+    tags = {(p.spec.model_name, p.spec.n_train): p.sweeps for p in planned}
+    assert tags[("L1-H8", 400)] == ("model_size", "joint") and len(planned) == 5
+    bad = {**section, "joint_shapes": [{"layers": 1, "hidden": 8, "n_train": [800]}]}
+    with pytest.raises(ConfigError, match=r"joint_shapes\[0\] \(L1-H8\): n_train: expected distinct sizes among"):
+        plan_grid(load_profile(write_profile(tmp_path, bad, name="r")), KEY)
+    elsewhere = {**section, "model_size_shapes": [{"layers": 1, "hidden": 8, "n_train": [400]}]}
+    with pytest.raises(ConfigError, match=r"model_size_shapes\[0\] \(L1-H8\): n_train: only a joint shape"):
+        plan_grid(load_profile(write_profile(tmp_path, elsewhere, name="s")), KEY)

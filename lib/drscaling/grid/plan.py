@@ -65,6 +65,23 @@ def _sizes(values: Iterable, where: str, available: tuple[int, ...]) -> list[int
     return out
 
 
+def _joint_sizes(shape, ds: list[int], where: str) -> list[int]:
+    """A joint shape's D: its own ``n_train`` (some of the joint grid's D, for a shape that sits
+    near chance at the smallest ones), else the grid's."""
+    own = shape.get("n_train") if isinstance(shape, dict) else None
+    if own is None:
+        return ds
+    at = f"{where} ({_shape_label(shape)}): n_train"
+    if not isinstance(own, (list, tuple)) or not own or len(set(own)) != len(own) \
+            or any(d not in ds or isinstance(d, bool) for d in own):
+        raise ConfigError(f"{at}: expected distinct sizes among grid.joint_n_train {ds}, got {own!r}")
+    return [d for d in ds if d in own]
+
+
+def _without_n_train(shape):
+    return {k: v for k, v in shape.items() if k != "n_train"} if isinstance(shape, dict) else shape
+
+
 def _annotation_methods(g, where: str) -> list[tuple[str, dict]]:
     """The grid's annotation_methods as (method, options), checked."""
     from ..annotate import check_method, method_label
@@ -143,8 +160,9 @@ def plan_grid(profile: Profile, data_key: str, sweeps: Iterable[str] = MAIN_SWEE
     if g.joint_shapes:
         need_sizes("joint_shapes")
         ds = _sizes(g.joint_n_train or sizes, f"{where}.joint_n_train", sizes)
-        points += [("joint", (s, f"{where}.joint_shapes[{i}]"), d, human)
-                   for i, s in enumerate(g.joint_shapes) for d in ds]
+        for i, s in enumerate(g.joint_shapes):
+            at = f"{where}.joint_shapes[{i}]"
+            points += [("joint", (_without_n_train(s), at), d, human) for d in _joint_sizes(s, ds, at)]
     elif g.joint_n_train:
         raise ConfigError(f"{where}.joint_n_train is set but grid.joint_shapes is empty")
     methods = _annotation_methods(g, where)
@@ -160,6 +178,10 @@ def plan_grid(profile: Profile, data_key: str, sweeps: Iterable[str] = MAIN_SWEE
         points += [("annotation", (shape, shape_where), d, m) for m in methods for d in ds]
     elif g.annotation_n_train or g.annotation_shape is not None:
         raise ConfigError(f"{where}.annotation_n_train/annotation_shape are set but grid.annotation_methods is empty")
+    for sweep, (shape, shape_where), _, _ in points:
+        if sweep != "joint" and isinstance(shape, dict) and "n_train" in shape:
+            raise ConfigError(f"{shape_where} ({_shape_label(shape)}): n_train: only a joint shape has its own D "
+                              f"(grid.joint_shapes); this sweep's D is set for the sweep")
     points = [p for p in points if p[0] in sweeps]
     pretraining = _pretraining(g, where)
 

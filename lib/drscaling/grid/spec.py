@@ -55,7 +55,8 @@ SPEC_FILE, RESULT_FILE, ERROR_FILE = "spec.json", "result.json", "error.json"
 # Fault injection for the tests: runs whose id is listed here (comma-separated) fail on purpose.
 FAIL_ENV = "DRSCALING_FAIL_RUNS"
 ENV_VARS = ("DRSCALING_DATA", "DRSCALING_OUTPUTS", "DRSCALING_DATASETS", FAIL_ENV)
-SHAPE_KEYS = ("layers", "hidden", "pretrained", "training", "seeds")  # seeds: this shape's, in its sweep
+SHAPE_KEYS = ("layers", "hidden", "pretrained", "training", "seeds", "n_train")  # seeds: this shape's, in its sweep;
+# n_train: a joint shape's own D (grid.joint_shapes only)
 
 RunFn = Callable[["RunSpec", Path], dict]
 
