@@ -22,8 +22,8 @@ from drscaling.fileio import read_json, write_text
 from drscaling.laws import paper_reported, paper_value
 
 LAWS = ("model_size", "data_size", "joint")  # the paper's three
-TRANSFER = "data_size_transfer"  # the data-size law's transfer form, fitted beside it; the paper has none
-FIGURES = ["law_model_size.png", "law_data_size.png", "law_joint.png", "ranking_vs_cll.png",
+TRANSFERS = ("data_size_transfer", "joint_transfer")  # the transfer forms, fitted beside the paper's; it has none
+FIGURES = ["law_model_size.png", "law_data_size.png", "law_joint.png", "law_joint_transfer.png", "ranking_vs_cll.png",
            "annotation_laws.png", "annotation_noise.png"]
 
 
@@ -43,8 +43,8 @@ def stage_times(out) -> list[str]:
 
 
 def fitted_laws(fits: dict) -> list[str]:
-    """The paper's three laws, then the transfer form where fits.json has it (older ones do not)."""
-    return [*LAWS, *([TRANSFER] if TRANSFER in fits["laws"] else [])]
+    """The paper's three laws, then the transfer forms where fits.json has them (older ones do not)."""
+    return [*LAWS, *(law for law in TRANSFERS if law in fits["laws"])]
 
 
 def laws_table(fits: dict, reported: dict) -> list[str]:
@@ -173,10 +173,11 @@ def main() -> None:
         "",
         *laws_table(fits, paper_reported()),
         "",
-        *([f"`{TRANSFER}` is the data-size law in the transfer form of Hernandez et al. 2021, "
-           "L(D) = (B/(D + D_T))^beta + delta, fitted to the same points: D_T is what the models' pretraining "
-           "is worth in human pairs. The paper has no such law.", ""]
-          if TRANSFER in fits["laws"] else []),
+        *(["`data_size_transfer` and `joint_transfer` are the data-size and joint laws in the transfer form of "
+           "Hernandez et al. 2021, L(D) = (B/(D + D_T))^beta + delta and L(N, D) = ((A/N)^(alpha/beta) + "
+           "B/(D + D_T))^beta + delta, each fitted to the same points as the paper's form: D_T is what the "
+           "models' pretraining is worth in human pairs. The paper has no such law.", ""]
+          if any(law in fits["laws"] for law in TRANSFERS) else []),
     ]
     for law in fitted_laws(fits):
         entry = fits["laws"].get(law, {})

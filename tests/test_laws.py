@@ -419,11 +419,12 @@ def assert_fast_refits_equal_grid_refits(law_name, x, losses, full, n=6, seed=3)
     """Resample by resample (same seed, same resamples), the fast refit is as good as a fresh fit
     from the whole grid of starts through scipy (``refit="grid"``): the same Huber objective and
     the same parameters (to 2%: in a flat valley scipy's ftol stops it a little short)."""
-    fast = bootstrap(law_name, x, losses, n_resamples=n, seed=seed, full_fit=full)
-    grid = bootstrap(law_name, x, losses, n_resamples=n, seed=seed, full_fit=full, refit="grid")
+    xs = x if isinstance(x, tuple) else (x,)  # the joint laws: (N, D)
+    fast = bootstrap(law_name, *xs, losses, n_resamples=n, seed=seed, full_fit=full)
+    grid = bootstrap(law_name, *xs, losses, n_resamples=n, seed=seed, full_fit=full, refit="grid")
     assert fast.n_used == grid.n_used == n
-    f_fast = resample_objective(law_name, fast.samples, (x, losses), seed=seed)
-    f_grid = resample_objective(law_name, grid.samples, (x, losses), seed=seed)
+    f_fast = resample_objective(law_name, fast.samples, (*xs, losses), seed=seed)
+    f_grid = resample_objective(law_name, grid.samples, (*xs, losses), seed=seed)
     # never worse than the full multi-start (scipy stops on ftol = 1e-10: allow 1e-8)
     assert np.all(f_fast <= f_grid * (1 + 1e-8)), (f_fast / f_grid - 1)
     for k in laws._LAWS[law_name].reported:
@@ -692,8 +693,84 @@ def test_sweep_points_take_each_laws_runs_by_their_sweep_tags():
     results = pd.DataFrame({"run_id": ["a", "b", "c", "d", "e"],
                             "sweeps": ["model_size,joint", "data_size", float("nan"), "pretraining", "joint"]})
     points = laws.sweep_points(results)
-    assert list(points) == ["model_size", "data_size", "joint", "data_size_transfer"]
+    assert list(points) == ["model_size", "data_size", "joint", "data_size_transfer", "joint_transfer"]
     assert {law: list(f["run_id"]) for law, f in points.items()} == {
-        "model_size": ["a"], "data_size": ["b"], "joint": ["a", "e"], "data_size_transfer": ["b"]}
+        "model_size": ["a"], "data_size": ["b"], "joint": ["a", "e"], "data_size_transfer": ["b"],
+        "joint_transfer": ["a", "e"]}
     assert laws.in_sweep("model_size,joint", "joint") and not laws.in_sweep("model_size_x", "model_size")
     assert not laws.in_sweep(float("nan"), "joint") and not laws.in_sweep("", "joint")
+
+
+# ---------------------------------------------------------------- the joint law's transfer form
+
+# A cpu-profile-like joint grid: 5 model sizes x 5 data sizes, the truth near the cpu study's fit
+JT_N, JT_D = (a.ravel() for a in np.meshgrid(np.geomspace(8e3, 3e5, 5), np.geomspace(5e3, 8e4, 5)))
+JOINT_TRANSFER_TRUTH = dict(A=2.8e4, B=1.1e5, D_T=2.9e4, alpha=0.65, beta=0.68, delta=1.4)
+
+
+def test_joint_transfer_law_log_form_equals_the_direct_form_and_a_value_by_hand():
+    # N = A: the N term is 1; B / (D + D_T) = 3: (1 + 3)**0.5 + 0.2 = 2.2
+    assert laws.joint_transfer_law(1e4, 9e3, 1e4, 3e4, 1e3, 0.7, 0.5, 0.2) == pytest.approx(2.2, rel=1e-12)
+    assert laws.log_joint_transfer_law(1e4, 9e3, math.log(1e4), math.log(3e4), math.log(1e3), 0.7, 0.5, 0.2) \
+        == pytest.approx(math.log(2.2))
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        A, B, D_T = 10 ** rng.uniform(3, 7), 10 ** rng.uniform(2, 7), 10 ** rng.uniform(-2, 6)
+        alpha, beta, delta = rng.uniform(0.1, 2.0), rng.uniform(0.1, 2.0), rng.choice([0.0, rng.uniform(0.01, 2.0)])
+        n, d = 10 ** rng.uniform(3, 7, 7), 10 ** rng.uniform(2, 6, 7)
+        np.testing.assert_allclose(
+            laws.log_joint_transfer_law(n, d, math.log(A), math.log(B), math.log(D_T), alpha, beta, delta),
+            np.log(laws.joint_transfer_law(n, d, A, B, D_T, alpha, beta, delta)), rtol=1e-12, atol=1e-12)
+    # D_T << D: the paper's joint law
+    np.testing.assert_allclose(laws.joint_transfer_law(JT_N, JT_D, 3e4, 7e3, 1e-6, 0.5, 0.8, 0.3),
+                               laws.joint_law(JT_N, JT_D, 3e4, 7e3, 0.5, 0.8, 0.3), rtol=1e-9)
+
+
+def test_joint_transfer_law_jacobian_matches_finite_differences():
+    law = laws._LAWS["joint_transfer"]
+    for theta in (dict(log_A=10.2, log_B=11.6, log_D_T=10.3, alpha=0.65, beta=0.68, delta=1.4),  # D_T inside
+                  dict(log_A=12.0, log_B=9.0, log_D_T=2.0, alpha=0.4, beta=1.3, delta=0.01),  # D_T far below
+                  dict(log_A=9.0, log_B=14.0, log_D_T=13.0, alpha=1.2, beta=0.3, delta=0.05)):  # above, a low floor
+        jac = law.jac((JT_N, JT_D), **theta)
+        for j, k in enumerate(law.internal):
+            h = 1e-6 * max(1.0, abs(theta[k]))
+            up, down = dict(theta), dict(theta)
+            up[k] += h
+            down[k] -= h
+            fd = (law.logpred((JT_N, JT_D), **up) - law.logpred((JT_N, JT_D), **down)) / (2 * h)
+            np.testing.assert_allclose(jac[:, j], fd, rtol=1e-5, atol=1e-8, err_msg=f"{theta}: d/d{k}")
+
+
+def test_joint_transfer_law_recovered_from_noiseless_grid():
+    fit = laws.fit_law("joint_transfer", JT_N, JT_D, laws.joint_transfer_law(JT_N, JT_D, **JOINT_TRANSFER_TRUTH))
+    assert_close(fit.params, JOINT_TRANSFER_TRUTH, 0.01)
+    assert list(fit.params) == ["A", "B", "D_T", "alpha", "beta", "delta"]
+    assert fit.success and fit.bounds_hit == [] and fit.r2 == pytest.approx(1.0, abs=1e-9)
+    assert fit.bounds["D_T"] == pytest.approx((1e-4 * JT_D.min(), 1e3 * JT_D.max()))  # relative to D, not N
+    assert len(fit.starts) == 54
+
+
+def test_joint_transfer_law_with_no_transfer_is_the_paper_joint_law():
+    losses = laws.joint_law(JT_N, JT_D, **JOINT_TRUTHS[1])
+    paper = fit_joint_law(JT_N, JT_D, losses)
+    transfer = laws.fit_joint_transfer_law(JT_N, JT_D, losses)
+    assert transfer.bounds_hit == ["D_T"] and transfer.params["D_T"] == pytest.approx(1e-4 * JT_D.min(), rel=1e-3)
+    assert any("D_T sits on its lower bound" in w and "paper's joint law" in w for w in transfer.warnings)
+    np.testing.assert_allclose(transfer.predict(JT_N, JT_D), paper.predict(JT_N, JT_D), rtol=1e-4)
+
+
+def test_joint_transfer_law_through_study_holdout_and_fast_bootstrap():
+    """Notebook 05's way: held out at the largest N; the fast bootstrap's refits as good as fresh
+    fits from the whole grid of starts on the same resamples."""
+    losses = noisy(laws.joint_transfer_law(JT_N, JT_D, **JOINT_TRANSFER_TRUTH), 0.002, seed=5)
+    frame = pd.DataFrame({"run_id": [f"j{i}" for i in range(25)], "n_params": JT_N, "n_train": JT_D,
+                          "cll_test": losses})
+    studies, report, lines = laws.fit_study_laws({"joint": frame, "joint_transfer": frame}, n_resamples=20)
+    study = studies["joint_transfer"]
+    assert study.fit.bounds_hit == [] and study.fit.intervals["D_T"][0] < JOINT_TRANSFER_TRUTH["D_T"] \
+        < study.fit.intervals["D_T"][1]
+    assert study.holdout.inputs["n_params"] == pytest.approx([JT_N.max()] * 5)
+    assert np.max(np.abs(study.holdout.relative_error)) < 0.02
+    assert any(line.startswith("joint_transfer:") for line in lines)
+    assert set(report["joint_transfer"]["params"]) == {"A", "B", "D_T", "alpha", "beta", "delta"}
+    assert_fast_refits_equal_grid_refits("joint_transfer", (JT_N, JT_D), losses, study.fit, n=3)

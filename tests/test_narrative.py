@@ -73,6 +73,14 @@ def test_law_takeaways_from_a_report():
                        "on a bound; the pretraining is worth D_T = 5,516 pairs (95% interval 1,206 to 125,022); "
                        "fitted without the largest D, it predicts those points +0.7% off. The interval spans more "
                        "than a factor 3: the runs do not pin this exponent down.")
+    report["joint_transfer"] = {
+        "params": {"A": 2.8e4, "B": 1.1e5, "D_T": 28601.0, "alpha": 0.65, "beta": 0.68, "delta": 1.39},
+        "intervals": {"alpha": [0.375, 1.1], "D_T": [14332.0, 172570.0]}, "r2": 0.956, "bounds_hit": [],
+        "holdout": {"relative_error": [0.005, -0.019]}}
+    text = narrative.law_takeaways(report).splitlines()
+    assert text[4] == ("- **joint, transfer form**: alpha = 0.65 (95% interval 0.375 to 1.1), R² 0.956; no parameter "
+                       "on a bound; the pretraining is worth D_T = 28,601 pairs (95% interval 14,332 to 172,570); "
+                       "fitted without the largest N, it predicts those points +0.5%, -1.9% off.")
 
 
 # ---------------------------------------------------------------- take-aways of notebooks 01-04 and 06

@@ -140,6 +140,8 @@ def law_takeaways(report: dict) -> str:
              "joint": ("joint", "alpha", "N")}
     if "data_size_transfer" in report:  # fitted beside the paper's data-size law (older reports lack it)
         names["data_size_transfer"] = ("data size, transfer form", "beta", "D")
+    if "joint_transfer" in report:  # fitted beside the paper's joint law (older reports lack it)
+        names["joint_transfer"] = ("joint, transfer form", "alpha", "N")
     lines = []
     for law, (title, exponent, axis) in names.items():
         rec = report.get(law)

@@ -178,8 +178,8 @@ def plot_single_law(study, xlabel: str, title: str, ax=None):
 
 
 def plot_joint_law(study, labels: dict, title: str):
-    """The joint law in the style of the paper's Figure 6: CLL against D, one curve per model
-    size, held-out points marked."""
+    """The joint law (or its transfer form) in the style of the paper's Figure 6: CLL against D,
+    one curve per model size, held-out points marked."""
     import numpy as np
 
     fit = study.fit
@@ -199,10 +199,10 @@ def plot_joint_law(study, labels: dict, title: str):
         for dd, yy in zip(d[mask], y[mask]):
             if (size, dd) in held:
                 ax.scatter([dd], [yy], s=140, facecolors="none", edgecolors="red", zorder=4)
-    p = fit.params
+    exponents = {"alpha": "α", "beta": "β", "delta": "δ"}  # the scales (A, B, D_T) with 3 digits
+    values = ", ".join(f"{exponents[k]}={v:.2f}" if k in exponents else f"{k}={v:.3g}" for k, v in fit.params.items())
     ax.set(xscale="log", yscale="log", xlabel="D (training pairs)", ylabel="test CLL",
-           title=f"{title}\nA={p['A']:.3g}, B={p['B']:.3g}, α={p['alpha']:.2f}, β={p['beta']:.2f}, "
-                 f"δ={p['delta']:.2f}, R²={fit.r2:.3f} (red circles: held out)")
+           title=f"{title}\n{values}, R²={fit.r2:.3f} (red circles: held out)")
     plain_log_labels(ax)
     ax.legend(fontsize=7)
     fig.tight_layout()

@@ -11,11 +11,12 @@ log-likelihood (CLL, "contrastive entropy" in the final version of the paper):
 - data size   ``L(D)    = (B/D)**beta + delta``
 - joint       ``L(N, D) = ((A/N)**(alpha/beta) + B/D)**beta + delta``
 
-and, reported beside the paper's data-size law (not instead of it), its transfer form after
-Hernandez et al. 2021 ("Scaling Laws for Transfer"), in which the pretraining every model starts
-from is worth an effective ``D_T`` annotated pairs:
+and, reported beside the paper's data-size and joint laws (not instead of them), their transfer
+forms after Hernandez et al. 2021 ("Scaling Laws for Transfer"), in which the pretraining every
+model starts from is worth an effective ``D_T`` annotated pairs:
 
 - data size, transfer  ``L(D) = (B/(D + D_T))**beta + delta``
+- joint, transfer      ``L(N, D) = ((A/N)**(alpha/beta) + B/(D + D_T))**beta + delta``
 
 Without ``D_T``, a sweep whose curve steepens with D (the pretraining's head start fading) puts
 the paper's delta on 0. ``D_T`` is fitted as ``log_D_T`` within ``1e-4 x min D .. 1e3 x max D``
@@ -27,7 +28,8 @@ Fitting, in the style of Epoch AI's replication of Chinchilla's third approach:
 - **Log space, log parameters.** The residual of a point is ``log(prediction) - log(observed)``.
   A, B and D_T are fitted as ``log_A``, ``log_B``, ``log_D_T`` (reported as A, B, D_T), and
   the log of a prediction is computed by a log-sum-exp form (:func:`log_model_size_law`,
-  :func:`log_data_size_law`, :func:`log_joint_law`, :func:`log_data_size_transfer_law`), finite
+  :func:`log_data_size_law`, :func:`log_joint_law`, :func:`log_data_size_transfer_law`,
+  :func:`log_joint_transfer_law`), finite
   for any finite parameters, also where ``(A/N)**alpha`` overflows. ``delta`` is fitted as
   itself so that ``delta = 0`` (no floor) is reachable: ``log(0) = -inf`` and
   ``logaddexp(x, -inf) = x``.
@@ -50,8 +52,9 @@ Fitting, in the style of Epoch AI's replication of Chinchilla's third approach:
   A parameter ending on or near a bound is named in ``bounds_hit`` and explained in
   ``warnings`` and ``status``.
 - **Several starts.** A grid of starting points (exponents x floor fractions, and for the
-  joint law how the reducible loss is shared between the N and D terms; for the transfer form
-  D_T from 1/100 of the smallest D to 10 times the largest, x fewer floors); ``log_A``/``log_B``
+  joint law how the reducible loss is shared between the N and D terms; for the data-size
+  transfer form D_T from 1/100 of the smallest D to 10 times the largest, x fewer floors; for the
+  joint transfer form the joint grid at an even share, x D_T at the smallest and largest D); ``log_A``/``log_B``
   of each start are set so the start passes through the middle of the data. Every start is
   recorded with its final objective and success flag (``starts``); the lowest objective wins
   (``start``).
@@ -89,9 +92,11 @@ from .forms import (  # noqa: F401
     data_size_transfer_law,
     huber_objective,
     joint_law,
+    joint_transfer_law,
     log_data_size_law,
     log_data_size_transfer_law,
     log_joint_law,
+    log_joint_transfer_law,
     log_model_size_law,
     model_size_law,
 )
@@ -113,6 +118,7 @@ from .fitting import (  # noqa: F401
     fit_data_size_law,
     fit_data_size_transfer_law,
     fit_joint_law,
+    fit_joint_transfer_law,
     fit_law,
     fit_model_size_law,
 )

@@ -208,7 +208,8 @@ def _bound_warning(law: _Law, rep: str, side: str, bound: float) -> str:
                 f"poorly determined")
     if rep == "D_T" and side == "lower":
         return (f"D_T sits on its lower bound {math.exp(bound):.3g} (1e-4 of the smallest D): no transfer "
-                f"is visible in these points, and the law is the paper's data-size law")
+                f"is visible in these points, and the law is the paper's "
+                f"{'joint' if law.name == 'joint_transfer' else 'data-size'} law")
     if rep == "D_T":
         return (f"D_T sits on its upper bound {math.exp(bound):.3g} (1e3 times the largest D): the points "
                 f"show no bend from which to place the pretraining's worth, so B and beta are not determined")
@@ -358,8 +359,17 @@ def fit_data_size_transfer_law(n_train, losses, **opts) -> LawFit:
     return _fit(_LAWS["data_size_transfer"], (n_train, losses), ("n_train", "losses"), **opts)
 
 
+def fit_joint_transfer_law(n_params, n_train, losses, **opts) -> LawFit:
+    """Fit ``L(N, D) = ((A/N)**(alpha/beta) + B/(D + D_T))**beta + delta`` (the joint law in the
+    transfer form: the pretraining is worth ``D_T`` annotated pairs); params A, B, D_T, alpha,
+    beta, delta. D_T is bounded as in :func:`fit_data_size_transfer_law`; on its lower bound the
+    fit is the paper's joint law. Options as :func:`fit_model_size_law`.
+    """
+    return _fit(_LAWS["joint_transfer"], (n_params, n_train, losses), ("n_params", "n_train", "losses"), **opts)
+
+
 FIT_FUNCTIONS = {"model_size": fit_model_size_law, "data_size": fit_data_size_law, "joint": fit_joint_law,
-                 "data_size_transfer": fit_data_size_transfer_law}
+                 "data_size_transfer": fit_data_size_transfer_law, "joint_transfer": fit_joint_transfer_law}
 _LAW_OF_FN = {fn: name for name, fn in FIT_FUNCTIONS.items()}
 
 

@@ -1,6 +1,6 @@
 """The laws in their direct forms (for reading) and log-sum-exp forms (for fitting), with their
-analytic Jacobians, and the fitter's constants: the paper's three, and the data-size law in
-the transfer form of Hernandez et al. 2021 (pretraining worth an effective ``D_T`` pairs)."""
+analytic Jacobians, and the fitter's constants: the paper's three, and the data-size and joint
+laws in the transfer form of Hernandez et al. 2021 (pretraining worth an effective ``D_T`` pairs)."""
 
 from __future__ import annotations
 
@@ -51,6 +51,14 @@ def data_size_transfer_law(n_train, B, D_T, beta, delta):
     return (B / (np.asarray(n_train, dtype=np.float64) + D_T)) ** beta + delta
 
 
+def joint_transfer_law(n_params, n_train, A, B, D_T, alpha, beta, delta):
+    """``((A/N)**(alpha/beta) + B/(D + D_T))**beta + delta``, computed directly: the joint law with
+    the pretraining worth ``D_T`` annotated pairs, as in the data-size law's transfer form."""
+    n = np.asarray(n_params, dtype=np.float64)
+    d = np.asarray(n_train, dtype=np.float64)
+    return ((A / n) ** (alpha / beta) + B / (d + D_T)) ** beta + delta
+
+
 def _log_delta(delta):
     with np.errstate(divide="ignore"):
         return np.log(np.asarray(delta, dtype=np.float64))
@@ -78,6 +86,13 @@ def log_data_size_transfer_law(n_train, log_B, log_D_T, beta, delta):
     """``log L(D) = logaddexp(beta * (log_B - logaddexp(log D, log_D_T)), log delta)``."""
     log_d = np.logaddexp(np.log(np.asarray(n_train, dtype=np.float64)), log_D_T)
     return np.logaddexp(beta * (log_B - log_d), _log_delta(delta))
+
+
+def log_joint_transfer_law(n_params, n_train, log_A, log_B, log_D_T, alpha, beta, delta):
+    """``log L(N, D) = logaddexp(beta * logaddexp((alpha/beta)(log_A - log N), log_B - logaddexp(log D, log_D_T)), log delta)``."""
+    p = (alpha / beta) * (log_A - np.log(np.asarray(n_params, dtype=np.float64)))
+    q = log_B - np.logaddexp(np.log(np.asarray(n_train, dtype=np.float64)), log_D_T)
+    return np.logaddexp(beta * np.logaddexp(p, q), _log_delta(delta))
 
 
 def huber_objective(residuals, huber_delta: float | None = HUBER_DELTA) -> float:
@@ -134,6 +149,27 @@ def _joint_jac(X, log_A, log_B, alpha, beta, delta):
     ], axis=-1)
 
 
+def _joint_transfer_jac(X, log_A, log_B, log_D_T, alpha, beta, delta):
+    n, d = X
+    log_d = np.logaddexp(np.log(d), log_D_T)
+    c = log_A - np.log(n)
+    p = (alpha / beta) * c
+    q = log_B - log_d
+    v = np.logaddexp(p, q)
+    logl = np.logaddexp(beta * v, _log_delta(delta))
+    w = np.exp(beta * v - logl)  # share of the reducible term in L
+    r = np.exp(p - v)  # share of the N term inside the bracket
+    t = np.exp(log_D_T - log_d)  # D_T / (D + D_T)
+    return np.stack([
+        w * alpha * r,  # d/dlog_A
+        w * beta * (1.0 - r),  # d/dlog_B
+        -w * beta * (1.0 - r) * t,  # d/dlog_D_T
+        w * r * c,  # d/dalpha
+        w * (v - r * p),  # d/dbeta
+        np.exp(-logl),  # d/ddelta
+    ], axis=-1)
+
+
 def _transfer_jac(X, log_B, log_D_T, beta, delta):
     (x,) = X
     log_d = np.logaddexp(np.log(x), log_D_T)
@@ -166,5 +202,12 @@ _LAWS = {
         "data_size_transfer", ("n_train",), ("log_B", "log_D_T", "beta", "delta"), ("B", "D_T", "beta", "delta"),
         lambda X, log_B, log_D_T, beta, delta: log_data_size_transfer_law(X[0], log_B, log_D_T, beta, delta),
         _transfer_jac,
+    ),
+    "joint_transfer": _Law(
+        "joint_transfer", ("n_params", "n_train"), ("log_A", "log_B", "log_D_T", "alpha", "beta", "delta"),
+        ("A", "B", "D_T", "alpha", "beta", "delta"),
+        lambda X, log_A, log_B, log_D_T, alpha, beta, delta: log_joint_transfer_law(
+            X[0], X[1], log_A, log_B, log_D_T, alpha, beta, delta),
+        _joint_transfer_jac,
     ),
 }

@@ -55,13 +55,15 @@ def _complete_start(law: _Law, X, y, given: dict) -> dict:
     s["delta"] = delta
     l_mid = float(np.exp(np.mean(np.log(y))))
     reducible = max(l_mid - delta, 1e-3 * l_mid)
-    if law.name == "joint":
+    if law.name in ("joint", "joint_transfer"):
         alpha = s.setdefault("alpha", 0.5)
         beta = s.setdefault("beta", 0.5)
         share = 0.5
         total = math.log(reducible) / beta  # log of the bracket at the middle
         n_mid = float(np.mean(np.log(X[0])))
         d_mid = float(np.mean(np.log(X[1])))
+        if law.name == "joint_transfer":  # the D term at the middle: B / (D_mid + D_T)
+            d_mid = float(np.logaddexp(d_mid, s.setdefault("log_D_T", float(np.log(np.min(X[1]))))))
         if "log_A" not in s:
             s["log_A"] = n_mid + (beta / alpha) * (total + math.log(share))
         if "log_B" not in s:
@@ -97,6 +99,13 @@ def _default_starts(law: _Law, X, y) -> list[dict]:
                             "log_B": d_mid + total + math.log(1 - share),
                             "alpha": alpha, "beta": beta, "delta": delta,
                         })
+    elif law.name == "joint_transfer":  # the joint grid with one share, x D_T at the ends of D
+        for d_t in (float(np.min(X[1])), float(np.max(X[1]))):
+            for alpha in _JOINT_ALPHAS:
+                for beta in _JOINT_BETAS:
+                    for frac in _JOINT_DELTA_FRACTIONS:
+                        starts.append(_complete_start(law, X, y, {"D_T": d_t, "alpha": alpha, "beta": beta,
+                                                                  "delta": frac * l_min}))
     elif law.name == "data_size_transfer":
         for d_t in _transfer_grid(X[0]):
             for e in _SINGLE_EXPONENTS:
@@ -120,6 +129,10 @@ def _refit_starts(law: _Law, X, y, best_reported: dict) -> list[dict]:
     l_min = float(np.min(y))
     if law.name == "joint":
         others = [{"alpha": 0.6, "beta": 0.7, "delta": 0.5 * l_min}, {"alpha": 0.25, "beta": 1.5, "delta": 0.0}]
+    elif law.name == "joint_transfer":  # the joint law's, with a transfer worth the smallest D
+        d_min = float(np.min(X[1]))
+        others = [{"D_T": d_min, "alpha": 0.6, "beta": 0.7, "delta": 0.5 * l_min},
+                  {"D_T": d_min, "alpha": 0.25, "beta": 1.5, "delta": 0.0}]
     elif law.name == "data_size_transfer":  # a transfer worth the smallest D, and next to none
         d_min = float(np.min(X[0]))
         others = [{"D_T": d_min, "beta": 0.5, "delta": 0.5 * l_min}, {"D_T": 0.01 * d_min, "beta": 1.0, "delta": 0.0}]
@@ -136,8 +149,9 @@ def _bounds(law: _Law, y, exponent_bounds, X=None) -> dict:
     b = {}
     for name in law.internal:
         if name == "log_D_T":
-            b[name] = (math.log(TRANSFER_BOUNDS[0] * float(np.min(X[0]))),
-                       math.log(TRANSFER_BOUNDS[1] * float(np.max(X[0]))))
+            d = _train_sizes(law, X)
+            b[name] = (math.log(TRANSFER_BOUNDS[0] * float(np.min(d))),
+                       math.log(TRANSFER_BOUNDS[1] * float(np.max(d))))
         elif name.startswith("log_"):
             b[name] = LOG_SCALE_BOUNDS
         elif name == "delta":
@@ -145,6 +159,11 @@ def _bounds(law: _Law, y, exponent_bounds, X=None) -> dict:
         else:
             b[name] = tuple(float(v) for v in exponent_bounds)
     return b
+
+
+def _train_sizes(law: _Law, X) -> np.ndarray:
+    """The D of the points (the input D_T is measured against)."""
+    return np.asarray(X[law.inputs.index("n_train")])
 
 
 def _resample_bounds(law: _Law, X, y, idx, exponent_bounds) -> tuple[np.ndarray, np.ndarray]:
@@ -155,7 +174,7 @@ def _resample_bounds(law: _Law, X, y, idx, exponent_bounds) -> tuple[np.ndarray,
     hi = np.tile([bounds[k][1] for k in law.internal], (len(idx), 1))
     hi[:, law.internal.index("delta")] = y[idx].min(axis=1) * (1.0 - DELTA_MARGIN)
     if "log_D_T" in law.internal:
-        j, d = law.internal.index("log_D_T"), X[0][idx]
+        j, d = law.internal.index("log_D_T"), _train_sizes(law, X)[idx]
         lo[:, j] = np.log(TRANSFER_BOUNDS[0] * d.min(axis=1))
         hi[:, j] = np.log(TRANSFER_BOUNDS[1] * d.max(axis=1))
     return lo, hi

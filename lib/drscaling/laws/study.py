@@ -68,9 +68,9 @@ def fit_for_study(law: str, *arrays, holdout_mask=None, n_resamples: int = 1000,
 
 
 STUDY_INPUTS = {name: law.inputs for name, law in _LAWS.items()}  # the results columns of each law's inputs
-# the sweep whose runs each law fits (the transfer form: the data-size sweep's, beside the paper's form)
+# the sweep whose runs each law fits (the transfer forms: the data-size and joint sweeps', beside the paper's forms)
 STUDY_SWEEPS = {"model_size": "model_size", "data_size": "data_size", "joint": "joint",
-                "data_size_transfer": "data_size"}
+                "data_size_transfer": "data_size", "joint_transfer": "joint"}
 
 
 def in_sweep(sweeps, name: str) -> bool:
