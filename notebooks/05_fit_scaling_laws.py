@@ -32,6 +32,7 @@
 profile = "cpu"         # a profile name in configs/, or a path to a profile YAML
 n_bootstrap = 1000      # bootstrap resamples of the runs per law (95% intervals)
 seed = 0                # seed of the bootstrap resamples
+workers = 2             # processes fitting the laws side by side (the same numbers with 1)
 
 # %%
 import numpy as np
@@ -67,7 +68,8 @@ pd.Series({k: len(v) for k, v in points.items()}, name="points").to_frame()
 # whether a parameter sits on a bound.
 
 # %% tags=["slide"]
-studies, report, lines = laws.fit_study_laws(points, n_resamples=n_bootstrap, seed=seed, missing=missing_in)
+studies, report, lines = laws.fit_study_laws(points, n_resamples=n_bootstrap, seed=seed, missing=missing_in,
+                                             workers=workers)
 fits = {law: study.fit for law, study in studies.items()}
 print("\n".join(lines))
 write_json(prof.outputs_dir / "fits.json", {"profile": prof.name, "n_bootstrap": n_bootstrap, "seed": seed,

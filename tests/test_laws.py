@@ -499,6 +499,21 @@ def test_fit_for_study_carries_the_unreliable_intervals_warning():
     assert study.fit.warnings == with_intervals(fit_model_size_law(n, losses), n_resamples=40, seed=0).warnings
 
 
+def test_fit_study_laws_in_two_processes_gives_the_same_records_as_in_one():
+    rng = np.random.default_rng(4)
+    n = np.repeat([1e4, 3e4, 1e5, 3e5, 1e6], 2)
+    d = np.repeat([2.5e3, 5e3, 1e4, 2e4, 4e4], 2)
+    frame = pd.DataFrame({"run_id": [f"r{i}" for i in range(10)], "n_params": n, "n_train": d})
+    points = {"model_size": frame.assign(cll_test=laws.model_size_law(n, 2e4, 0.6, 1.5) * np.exp(rng.normal(0, 0.02, 10))),
+              "data_size": frame.assign(cll_test=laws.data_size_law(d, 3e3, 0.5, 1.2) * np.exp(rng.normal(0, 0.02, 10))),
+              "joint": frame.head(3)}  # too few points: reported as not fitted either way
+    one = laws.fit_study_laws(points, n_resamples=30, seed=3)
+    two = laws.fit_study_laws(points, n_resamples=30, seed=3, workers=2)
+    assert list(two[0]) == list(one[0]) == ["model_size", "data_size"]
+    assert json.dumps(two[1], sort_keys=True) == json.dumps(one[1], sort_keys=True)  # every number, bit for bit
+    assert two[2] == one[2]
+
+
 def test_fit_study_laws_recovers_known_laws_and_reports_the_rest():
     """Notebook 05's fits on synthetic sweeps: the model-size law is recovered from its own
     points, the held-out largest N is predicted, a sweep with too few points is reported."""

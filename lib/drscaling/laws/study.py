@@ -85,27 +85,33 @@ def sweep_points(results: "pandas.DataFrame") -> dict:
 
 
 def fit_study_laws(points: dict, n_resamples: int = 1000, seed: int = 0,
-                   missing: dict | None = None) -> tuple[dict, dict, list[str]]:
+                   missing: dict | None = None, workers: int = 1) -> tuple[dict, dict, list[str]]:
     """Notebook 05's fits: each law of ``points`` (law -> the runs of its sweep, a frame with
     run_id, n_params, n_train, cll_test) by :func:`fit_for_study`, holding out the points at
     the largest N (model size, joint) or D (data size and its transfer form). A law with fewer
-    points than its parameters + 1 is not fitted. Returns ``(studies, report, lines)``: the
-    StudyFit of each fitted law, every law's record for fits.json (with its run ids and
-    ``missing`` runs), and what happened in words."""
+    points than its parameters + 1 is not fitted. ``workers`` > 1: the laws are fitted side by
+    side in that many processes, the costliest (most parameters, then most points) first; each
+    law's bootstrap is seeded on its own, so the results are the same as with one. Returns
+    ``(studies, report, lines)``: the StudyFit of each fitted law, every law's record for
+    fits.json (with its run ids and ``missing`` runs), and what happened in words."""
     missing = missing or {}
+    jobs = {}  # law -> (arrays, hold-out mask)
+    for law, frame in points.items():
+        if len(frame) >= len(_LAWS[law].reported) + 1:
+            arrays = [frame[c].to_numpy(float) for c in STUDY_INPUTS[law]] + [frame["cll_test"].to_numpy(float)]
+            axis = STUDY_INPUTS[law][0]  # the largest N (model size, joint) or D
+            jobs[law] = (arrays, holdout_largest(frame[axis].to_numpy(float)))
+    fitted = _fit_jobs(jobs, n_resamples, seed, workers)
     studies, report, lines = {}, {}, []
     for law, frame in points.items():
         needed = len(_LAWS[law].reported) + 1
-        if len(frame) < needed:
+        if law not in jobs:
             report[law] = {"status": f"not fitted: {len(frame)} points, at least {needed} needed",
                            "missing_runs": missing.get(law, [])}
             lines.append(f"{law}: NOT FITTED — only {len(frame)} points (at least {needed} needed).")
             continue
-        arrays = [frame[c].to_numpy(float) for c in STUDY_INPUTS[law]] + [frame["cll_test"].to_numpy(float)]
-        axis = STUDY_INPUTS[law][0]  # the largest N (model size, joint) or D
-        holdout = holdout_largest(frame[axis].to_numpy(float))
-        study = fit_for_study(law, *arrays, holdout_mask=holdout, n_resamples=n_resamples, seed=seed)
-        studies[law] = study
+        axis, holdout = STUDY_INPUTS[law][0], jobs[law][1]
+        study = studies[law] = fitted[law]
         report[law] = {**study.to_dict(), "run_ids": frame["run_id"].tolist(), "missing_runs": missing.get(law, [])}
         lines.append(f"{law}: {study.fit.status}")
         if missing.get(law):
@@ -116,6 +122,24 @@ def fit_study_laws(points: dict, n_resamples: int = 1000, seed: int = 0,
             lines.append(f"   extrapolation: fitted without {int(holdout.sum())} point(s) at the largest "
                          f"{'D' if axis == 'n_train' else 'N'}, predicted them with relative error {errors}")
     return studies, report, lines
+
+
+def _fit_jobs(jobs: dict, n_resamples: int, seed: int, workers: int) -> dict:
+    """``{law: StudyFit}`` of ``jobs`` (law -> (arrays, hold-out mask)), in ``workers`` processes."""
+    def run(law, submit=lambda fn, *a, **kw: fn(*a, **kw)):
+        arrays, holdout = jobs[law]
+        return submit(fit_for_study, law, *arrays, holdout_mask=holdout, n_resamples=n_resamples, seed=seed)
+
+    if workers <= 1 or len(jobs) <= 1:
+        return {law: run(law) for law in jobs}
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    order = sorted(jobs, key=lambda law: (len(_LAWS[law].reported), len(jobs[law][1])), reverse=True)
+    # spawn: a fresh interpreter, whatever the caller has loaded or threaded (a notebook kernel)
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {law: run(law, pool.submit) for law in order}
+        return {law: futures[law].result() for law in jobs}
 
 
 def parameter_table(fits: dict) -> "pandas.DataFrame":
