@@ -7,9 +7,10 @@ without training anything.
 
 Variants: all points (notebook 05's fits); seeds 0 and 1 only (the design before four draws of the
 small shapes); the joint grid without L1-H8 at D = 5k (inside the 1-nat margin of chance), and
-from D = 10k. For each law: R², the R² the seed spread allows, the exponents with their 95%
-bootstrap intervals (and upper / lower), the parameters on a bound, and the held-out points'
-errors.
+from D = 10k; the data-size sweep up to 20k and up to 40k (how much range of D an exponent's
+interval needs: the annotation study's methods stop at 18k). For each law: R², the R² the seed
+spread allows, the exponents with their 95% bootstrap intervals (and upper / lower), the
+parameters on a bound, and the held-out points' errors. ``--variants`` picks some by name.
 """
 
 from __future__ import annotations
@@ -21,17 +22,19 @@ import pandas as pd
 from drscaling.config import load_profile
 from drscaling.laws.study import fit_study_laws, sweep_points
 
-EXPONENTS = {"model_size": ["alpha"], "data_size": ["beta"], "data_size_transfer": ["beta"], "joint": ["alpha", "beta"]}
+EXPONENTS = {"model_size": ["alpha"], "data_size": ["beta"], "data_size_transfer": ["beta"], "joint": ["alpha", "beta"],
+             "joint_transfer": ["alpha", "beta"]}
 
 
 def variants(points: dict[str, pd.DataFrame]) -> dict[str, dict[str, pd.DataFrame]]:
     first_two = {law: f[f["seed"].isin([0, 1])] for law, f in points.items()}
-    joint = points["joint"]
+    joint, data = points["joint"], points["data_size"]
     return {
         "all points": points,
         "seeds 0 and 1 only": first_two,
         "joint without L1-H8 at 5k": {"joint": joint[~((joint["model"] == "L1-H8") & (joint["n_train"] == 5000))]},
         "joint from D = 10k": {"joint": joint[joint["n_train"] >= 10000]},
+        **{f"data size up to {top // 1000}k": {"data_size": data[data["n_train"] <= top]} for top in (20000, 40000)},
     }
 
 
@@ -59,10 +62,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--resamples", type=int, default=1000)
+    parser.add_argument("--variants", nargs="+", metavar="NAME", help="only these variants (names as printed)")
     args = parser.parse_args()
     results = pd.read_csv(load_profile(args.profile).outputs_dir / "results.csv")
-    for name, pts in variants(sweep_points(results[results["status"] == "ok"])).items():
-        _, report, _ = fit_study_laws(pts, n_resamples=args.resamples)
+    every = variants(sweep_points(results[results["status"] == "ok"]))
+    unknown = sorted(set(args.variants or ()) - set(every))
+    if unknown:
+        parser.error(f"--variants: unknown {unknown}; expected some of {list(every)}")
+    for name, pts in every.items():
+        if args.variants and name not in args.variants:
+            continue
+        _, report, _ = fit_study_laws(pts, n_resamples=args.resamples, workers=2)
         print(f"\n{name}:")
         print("\n".join(describe(report)), flush=True)
 
