@@ -104,6 +104,30 @@ def test_keywords_sublinear_tf_and_stop_words():
         an.keyword_terms(passage, idf, stop_words="klingon")
 
 
+def test_sampled_keywords_draw_terms_in_proportion_to_their_weight():
+    corpus = ["apple banana cherry", "banana cherry date", "cherry date elder", "cherry fig"]
+    idf = an.idf_table(corpus)
+    w_apple, w_cherry = idf["apple"], idf["cherry"]  # tf 1 each: the weights are the idfs
+    rng = np.random.default_rng(0)
+    draws = [an.keywords("apple cherry", idf, k=1, rng=rng, sample=True)[0] for _ in range(4000)]
+    share = draws.count("apple") / len(draws)
+    expected = w_apple / (w_apple + w_cherry)  # 1.916 / 2.916 = 0.657
+    assert abs(share - expected) < 3 * math.sqrt(expected * (1 - expected) / len(draws))
+    # k distinct terms of the passage, highest weight first; seeded; all terms when k >= their number
+    q = an.keywords("apple banana cherry date", idf, k=3, rng=5, sample=True)[0].split()
+    assert len(set(q)) == 3 and set(q) <= {"apple", "banana", "cherry", "date"}
+    assert [idf[w] for w in q] == sorted((idf[w] for w in q), reverse=True)
+    assert q == an.keywords("apple banana cherry date", idf, k=3, rng=5, sample=True)[0].split()
+    assert sorted(an.keywords("apple cherry", idf, k=5, rng=1, sample=True)[0].split()) == ["apple", "cherry"]
+    # not sampled: the top-k, whatever the rng
+    assert an.keywords("apple banana cherry", idf, k=1, rng=3)[0] == "apple"
+    assert an.method_label("keywords", {"sample": True}) == "keywords-sampled"
+    assert an.method_label("keywords", {"stop_words": "en", "sublinear_tf": True, "sample": True}) == \
+        "keywords-stop-sublinear-sampled"
+    with pytest.raises(ValueError, match="sample: expected true or false"):
+        an.check_method("keywords", {"sample": "yes"}, "grid.annotation_methods[1]")
+
+
 # ---------------------------------------------------------------- noise
 
 def _pairs(n=100):
@@ -186,6 +210,7 @@ TRAIN_PIDS = {f"d{i}" for i in range(20)}
 
 @pytest.mark.parametrize("method,opts", [
     ("human", {}), ("noisy_human", {"rate": 0.5}), ("ict", {}), ("crop", {}), ("keywords", {"k": 3}),
+    ("keywords", {"k": 3, "sample": True}),
 ])
 def test_annotate_each_method(method, opts, tmp_path):
     data = FakeData()
@@ -216,9 +241,12 @@ def test_annotate_each_method(method, opts, tmp_path):
         assert sorted(rounds["pid"].value_counts().unique()) == [2, 3]
         assert list(rounds["pid"][:20]) == list(all20["pid"])
         assert list(rounds["pid"][20:40]) != list(all20["pid"])
-        if method == "ict":  # another random sentence of a passage in another round
-            by_pid = rounds.groupby("pid")["query"].nunique()
+        by_pid = rounds.groupby("pid")["query"].nunique()
+        if method == "ict" or opts.get("sample"):  # another sentence, other terms, in another round
             assert (by_pid > 1).any()
+            assert list(rounds["query"][:20]) == list(all20["query"])  # nested: the first pairs alike
+        elif method == "keywords":  # the top-k terms: a passage met again gets the same query
+            assert (by_pid == 1).all()
     path = tmp_path / "sub" / f"{method}.parquet"
     an.write_pairs(out, path)
     pd.testing.assert_frame_equal(an.read_pairs(path), out)

@@ -7,7 +7,8 @@ Every method makes one query per passage and is seeded, so a run is reproducible
 - ``ict``: inverse cloze task (a sentence of the passage is the query);
 - ``crop``: two independent random spans of the passage (Contriever-style cropping);
 - ``keywords``: the passage's k highest TF-IDF terms (optionally without stop words and with
-  sublinear tf);
+  sublinear tf), or with ``sample`` k terms drawn in proportion to their TF-IDF weight, so that a
+  passage met again (more pairs than passages) gets another query;
 - ``generated``: queries written by a local text-generation model (e.g. docT5query).
 
 ``rng`` arguments take a ``numpy.random.Generator`` or an int seed.
@@ -38,7 +39,7 @@ OPTIONS = {
     "noisy_human": ("rate",),
     "ict": ("keep_sentence_prob",),
     "crop": ("min_ratio", "max_ratio"),
-    "keywords": ("k", "stop_words", "sublinear_tf"),
+    "keywords": ("k", "stop_words", "sublinear_tf", "sample"),
     # model_path "local": the generator trained here (drscaling.query_generator; "generator":
     # its settings); then how it decodes (generate_queries' options)
     "generated": ("model_path", "generator", *DECODING_OPTIONS),
@@ -196,14 +197,16 @@ def stop_word_set(name: str | None) -> frozenset[str]:
 
 
 def keyword_terms(passage: str, idf: dict, k: int = 5, stop_words: str | None = None,
-                  sublinear_tf: bool = False) -> list[str]:
+                  sublinear_tf: bool = False, sample_rng=None) -> list[str]:
     """The passage's ``k`` highest terms by tf * idf; ties go to the term seen first in the
     passage. A term missing from ``idf`` counts as the rarest one in it.
 
     The defaults are the original baseline (raw term count, no stop words), which can pick
     function words ("her she line"). ``stop_words`` ("en", "zh") leaves that list's words out;
     ``sublinear_tf`` weighs a term by ``1 + log(tf)`` instead of its count, so a repeated common
-    word does not outrank a rare one."""
+    word does not outrank a rare one. ``sample_rng`` (a Generator or seed): ``k`` terms drawn
+    without replacement, each draw in proportion to the weights left (Gumbel top-k), highest
+    weight first."""
     stop = stop_word_set(stop_words)
     toks = [w for w in terms(passage) if w not in stop]
     tf = Counter(toks)
@@ -215,14 +218,19 @@ def keyword_terms(passage: str, idf: dict, k: int = 5, stop_words: str | None = 
     def weight(w: str) -> float:
         return (1.0 + math.log(tf[w]) if sublinear_tf else tf[w]) * idf.get(w, unseen)
 
-    return sorted(tf, key=lambda w: (-weight(w), first[w]))[:k]
+    ranked = sorted(tf, key=lambda w: (-weight(w), first[w]))
+    if sample_rng is None:
+        return ranked[:k]
+    keys = np.log([weight(w) for w in ranked]) + _rng(sample_rng).gumbel(size=len(ranked))
+    drawn = sorted(np.argsort(-keys, kind="stable")[:k])  # indices into ranked: highest weight first
+    return [ranked[i] for i in drawn]
 
 
 def keywords(passage: str, idf: dict, k: int = 5, rng=None, stop_words: str | None = None,
-             sublinear_tf: bool = False) -> tuple[str, str]:
-    """(the k most distinctive terms joined by spaces, the passage). Deterministic; ``rng`` is
-    accepted for a uniform interface and unused."""
-    return " ".join(keyword_terms(passage, idf, k, stop_words, sublinear_tf)), passage
+             sublinear_tf: bool = False, sample: bool = False) -> tuple[str, str]:
+    """(the k most distinctive terms joined by spaces, the passage). Deterministic unless
+    ``sample``: then k terms drawn by ``rng`` in proportion to their weight."""
+    return " ".join(keyword_terms(passage, idf, k, stop_words, sublinear_tf, rng if sample else None)), passage
 
 
 def noisy_pairs(pairs: pd.DataFrame, passage_ids: Sequence, rate: float, rng) -> pd.DataFrame:
@@ -451,6 +459,8 @@ def check_method(method: str, options: dict, where: str = "annotation") -> None:
     missing = [k for k in REQUIRED.get(method, ()) if k not in options]
     if missing:
         raise ValueError(f"{where}: method {method!r} needs the option(s) {missing}")
+    if method == "keywords" and not isinstance(options.get("sample", False), bool):
+        raise ValueError(f"{where}: sample: expected true or false, got {options['sample']!r}")
     if method == "noisy_human":
         rate = options["rate"]
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
@@ -459,15 +469,17 @@ def check_method(method: str, options: dict, where: str = "annotation") -> None:
 
 def method_label(method: str, options: dict | None = None) -> str:
     """A short readable name: the method, and for ``noisy_human`` its rate (``noisy_human-0.3``),
-    for ``keywords`` its stop words and sublinear tf when set (``keywords-stop-sublinear``), for
+    for ``keywords`` its stop words, sublinear tf and sampling when set
+    (``keywords-stop-sublinear-sampled``), for
     ``generated`` its model's last path component. Other options do not show in the label
     (run ids still differ through their digest)."""
     if method == "noisy_human" and options and "rate" in options:
         return f"noisy_human-{float(options['rate']):g}"
-    if method == "keywords" and options and (options.get("stop_words") or options.get("sublinear_tf")):
+    if method == "keywords" and options and any(options.get(k) for k in ("stop_words", "sublinear_tf", "sample")):
         # the fairer baseline (issue 15) beside the original in one study: two labels
         return "-".join(["keywords"] + (["stop"] if options.get("stop_words") else [])
-                        + (["sublinear"] if options.get("sublinear_tf") else []))
+                        + (["sublinear"] if options.get("sublinear_tf") else [])
+                        + (["sampled"] if options.get("sample") else []))
     if method == "generated" and options and options.get("model_path"):
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(options["model_path"]).rstrip("/\\").replace("\\", "/")
                       .rsplit("/", 1)[-1]).strip("._-")
