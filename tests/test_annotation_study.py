@@ -99,10 +99,14 @@ def test_available_methods_skips_what_cannot_run_here(tmp_path):
 
     planned = [run("ict", sweeps=("pretraining",)),  # the pretraining stage: not a method
                run("human"), run("human"), run("noisy_human", {"rate": 0.5}), run("keywords"),
+               run("keywords", {"sample": True}), run("ict"),
                run("generated", {"model_path": str(tmp_path / "no-such-model")})]
     methods, skipped = st.available_methods(planned, [10, 60], n_human=100, n_passages=50)
-    assert methods == {"human": ("human", {}), "noisy_human-0.5": ("noisy_human", {"rate": 0.5})}
+    # sampled keywords and ICT make another pair when a passage comes round again: no cap
+    assert methods == {"human": ("human", {}), "noisy_human-0.5": ("noisy_human", {"rate": 0.5}),
+                       "keywords-sampled": ("keywords", {"sample": True}), "ict": ("ict", {})}
     assert "one query per passage gives at most 50" in skipped["keywords"]
-    assert list(skipped) == ["keywords", "generated-no-such-model"] and "ict" not in skipped
+    assert list(skipped) == ["keywords", "generated-no-such-model"]
+    assert "at most 100" in st.available_methods(planned, [10, 120], n_human=100, n_passages=50)[1]["human"]
     assert st.available_methods(planned, [10, 40], n_human=100, n_passages=50)[0].keys() == \
-        {"human", "noisy_human-0.5", "keywords"}
+        {"human", "noisy_human-0.5", "keywords", "keywords-sampled", "ict"}

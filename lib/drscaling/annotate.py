@@ -467,6 +467,13 @@ def check_method(method: str, options: dict, where: str = "annotation") -> None:
             raise ValueError(f"{where}: rate: expected a fraction in [0, 1], got {rate!r}")
 
 
+def new_query_per_round(method: str, options: dict | None = None) -> bool:
+    """Whether a passage met again (more pairs than training passages) gets another query: ICT
+    (another sentence), crop (other spans) and sampled keywords draw anew; the top-k keywords
+    and a generator would repeat themselves, so their D is capped by the number of passages."""
+    return method in ("ict", "crop") or (method == "keywords" and bool((options or {}).get("sample")))
+
+
 def method_label(method: str, options: dict | None = None) -> str:
     """A short readable name: the method, and for ``noisy_human`` its rate (``noisy_human-0.3``),
     for ``keywords`` its stop words, sublinear tf and sampling when set

@@ -29,8 +29,10 @@ def available_methods(planned, n_train_values, n_human: int, n_passages: int) ->
     {label: why not})``, in plan order. A method is skipped when its generator model is not at
     hand, or when the largest D asks for more pairs than it can make: the human training pairs
     (``n_human``) for human and noisy_human, one query per training passage (``n_passages``) for
-    the others. ``planned``: the plan's runs (pretraining runs are not methods)."""
-    from .annotate import model_available
+    a method that would repeat a passage's query (top-k keywords, a generator); ICT, crop and
+    sampled keywords make another pair when a passage comes round again. ``planned``: the
+    plan's runs (pretraining runs are not methods)."""
+    from .annotate import model_available, new_query_per_round
 
     methods, skipped = {}, {}
     for p in planned:
@@ -38,7 +40,12 @@ def available_methods(planned, n_train_values, n_human: int, n_passages: int) ->
         if "annotation" not in p.sweeps or label in methods or label in skipped:
             continue
         ok, why = model_available(p.spec.annotation, p.spec.annotation_options)
-        cap = n_human if p.spec.annotation in ("human", "noisy_human") else n_passages
+        if p.spec.annotation in ("human", "noisy_human"):
+            cap = n_human
+        elif new_query_per_round(p.spec.annotation, p.spec.annotation_options):
+            cap = math.inf
+        else:
+            cap = n_passages
         if ok and max(n_train_values) > cap:
             ok, why = False, (f"D = {max(n_train_values):,} asked, but one query per passage gives at most {cap:,} "
                               f"pairs here; lower grid.annotation_n_train")
