@@ -103,6 +103,16 @@ def annotation_section(out) -> list[str]:
         lines += [f"- {r['method']}: {rate(r['rate'])} [{rate(r['rate_low'])}, {rate(r['rate_high'])}]"
                   + (" (extrapolated beyond its runs)" if r["extrapolated"] else "")
                   + (f" (on a bound: {r['on_bound']})" if r.get("on_bound") else "") for r in at_top]
+        # where the method's own runs reach the human loss: no extrapolation in D
+        inside = {}
+        for r in sorted(rates, key=lambda r: r["reference_n_train"]):
+            if not r["extrapolated"]:
+                inside[r["method"]] = r
+        if inside:
+            lines += ["", "Exchange rate at the largest human D whose loss the method's own runs reach "
+                          "(not extrapolated):", ""]
+            lines += [f"- {m}: {rate(r['rate'])} [{rate(r['rate_low'])}, {rate(r['rate_high'])}] at "
+                      f"{r['reference_n_train']:,} human pairs" for m, r in inside.items()]
     return lines
 
 
