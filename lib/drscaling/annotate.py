@@ -1,6 +1,7 @@
 """Ways of annotating training pairs (paper Section 5): corpus passages -> (query, positive).
 
-Every method makes one query per passage and is seeded, so a run is reproducible:
+Every method makes one query per passage in each round over the training passages, and is
+seeded, so a run is reproducible:
 
 - ``human``: the dataset's own questions (the nested training subset);
 - ``noisy_human``: the same, with a fraction ``rate`` of positives replaced by random passages;

@@ -47,7 +47,9 @@ def available_methods(planned, n_train_values, n_human: int, n_passages: int) ->
         else:
             cap = n_passages
         if ok and max(n_train_values) > cap:
-            ok, why = False, (f"D = {max(n_train_values):,} asked, but one query per passage gives at most {cap:,} "
+            source = ("the human training pairs give" if p.spec.annotation in ("human", "noisy_human")
+                      else "one query per passage gives")
+            ok, why = False, (f"D = {max(n_train_values):,} asked, but {source} at most {cap:,} "
                               f"pairs here; lower grid.annotation_n_train")
         if ok:
             methods[label] = (p.spec.annotation, p.spec.annotation_options)
