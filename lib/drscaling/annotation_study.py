@@ -41,14 +41,12 @@ def available_methods(planned, n_train_values, n_human: int, n_passages: int) ->
             continue
         ok, why = model_available(p.spec.annotation, p.spec.annotation_options)
         if p.spec.annotation in ("human", "noisy_human"):
-            cap = n_human
+            cap, source = n_human, "the human training pairs give"
         elif new_query_per_round(p.spec.annotation, p.spec.annotation_options):
-            cap = math.inf
+            cap, source = math.inf, ""
         else:
-            cap = n_passages
+            cap, source = n_passages, "one query per passage gives"
         if ok and max(n_train_values) > cap:
-            source = ("the human training pairs give" if p.spec.annotation in ("human", "noisy_human")
-                      else "one query per passage gives")
             ok, why = False, (f"D = {max(n_train_values):,} asked, but {source} at most {cap:,} "
                               f"pairs here; lower grid.annotation_n_train")
         if ok:

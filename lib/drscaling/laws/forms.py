@@ -75,11 +75,16 @@ def log_data_size_law(n_train, log_B, beta, delta):
     return log_model_size_law(n_train, log_B, beta, delta)
 
 
+def _log_joint(log_n, log_d, log_A, log_B, alpha, beta, delta):
+    """The joint law's log form from log N and log D (the transfer form: log(D + D_T))."""
+    p = (alpha / beta) * (log_A - log_n)
+    return np.logaddexp(beta * np.logaddexp(p, log_B - log_d), _log_delta(delta))
+
+
 def log_joint_law(n_params, n_train, log_A, log_B, alpha, beta, delta):
     """``log L(N, D) = logaddexp(beta * logaddexp((alpha/beta)(log_A - log N), log_B - log D), log delta)``."""
-    p = (alpha / beta) * (log_A - np.log(np.asarray(n_params, dtype=np.float64)))
-    q = log_B - np.log(np.asarray(n_train, dtype=np.float64))
-    return np.logaddexp(beta * np.logaddexp(p, q), _log_delta(delta))
+    return _log_joint(np.log(np.asarray(n_params, dtype=np.float64)), np.log(np.asarray(n_train, dtype=np.float64)),
+                      log_A, log_B, alpha, beta, delta)
 
 
 def log_data_size_transfer_law(n_train, log_B, log_D_T, beta, delta):
@@ -90,9 +95,8 @@ def log_data_size_transfer_law(n_train, log_B, log_D_T, beta, delta):
 
 def log_joint_transfer_law(n_params, n_train, log_A, log_B, log_D_T, alpha, beta, delta):
     """``log L(N, D) = logaddexp(beta * logaddexp((alpha/beta)(log_A - log N), log_B - logaddexp(log D, log_D_T)), log delta)``."""
-    p = (alpha / beta) * (log_A - np.log(np.asarray(n_params, dtype=np.float64)))
-    q = log_B - np.logaddexp(np.log(np.asarray(n_train, dtype=np.float64)), log_D_T)
-    return np.logaddexp(beta * np.logaddexp(p, q), _log_delta(delta))
+    log_d = np.logaddexp(np.log(np.asarray(n_train, dtype=np.float64)), log_D_T)
+    return _log_joint(np.log(np.asarray(n_params, dtype=np.float64)), log_d, log_A, log_B, alpha, beta, delta)
 
 
 def huber_objective(residuals, huber_delta: float | None = HUBER_DELTA) -> float:
@@ -131,43 +135,35 @@ def _single_jac(X, log_S, e, delta):
     return np.stack([w * e, w * c, np.exp(-logl)], axis=-1)
 
 
-def _joint_jac(X, log_A, log_B, alpha, beta, delta):
-    n, d = X
-    c = log_A - np.log(n)
+def _joint_columns(log_n, log_d, log_A, log_B, alpha, beta, delta) -> list:
+    """d log L / d(log_A, log_B, alpha, beta, delta) of the joint law at log N, log D (the
+    transfer form: log(D + D_T))."""
+    c = log_A - log_n
     p = (alpha / beta) * c
-    q = log_B - np.log(d)
-    v = np.logaddexp(p, q)
+    v = np.logaddexp(p, log_B - log_d)
     logl = np.logaddexp(beta * v, _log_delta(delta))
     w = np.exp(beta * v - logl)  # share of the reducible term in L
     r = np.exp(p - v)  # share of the N term inside the bracket
-    return np.stack([
+    return [
         w * alpha * r,  # d/dlog_A
         w * beta * (1.0 - r),  # d/dlog_B
         w * r * c,  # d/dalpha
         w * (v - r * p),  # d/dbeta
         np.exp(-logl),  # d/ddelta
-    ], axis=-1)
+    ]
+
+
+def _joint_jac(X, log_A, log_B, alpha, beta, delta):
+    n, d = X
+    return np.stack(_joint_columns(np.log(n), np.log(d), log_A, log_B, alpha, beta, delta), axis=-1)
 
 
 def _joint_transfer_jac(X, log_A, log_B, log_D_T, alpha, beta, delta):
     n, d = X
     log_d = np.logaddexp(np.log(d), log_D_T)
-    c = log_A - np.log(n)
-    p = (alpha / beta) * c
-    q = log_B - log_d
-    v = np.logaddexp(p, q)
-    logl = np.logaddexp(beta * v, _log_delta(delta))
-    w = np.exp(beta * v - logl)  # share of the reducible term in L
-    r = np.exp(p - v)  # share of the N term inside the bracket
-    t = np.exp(log_D_T - log_d)  # D_T / (D + D_T)
-    return np.stack([
-        w * alpha * r,  # d/dlog_A
-        w * beta * (1.0 - r),  # d/dlog_B
-        -w * beta * (1.0 - r) * t,  # d/dlog_D_T
-        w * r * c,  # d/dalpha
-        w * (v - r * p),  # d/dbeta
-        np.exp(-logl),  # d/ddelta
-    ], axis=-1)
+    cols = _joint_columns(np.log(n), log_d, log_A, log_B, alpha, beta, delta)
+    d_log_d_t = -cols[1] * np.exp(log_D_T - log_d)  # through log(D + D_T): d/dlog_B x D_T / (D + D_T)
+    return np.stack(cols[:2] + [d_log_d_t] + cols[2:], axis=-1)
 
 
 def _transfer_jac(X, log_B, log_D_T, beta, delta):

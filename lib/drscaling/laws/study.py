@@ -126,19 +126,18 @@ def fit_study_laws(points: dict, n_resamples: int = 1000, seed: int = 0,
 
 def _fit_jobs(jobs: dict, n_resamples: int, seed: int, workers: int) -> dict:
     """``{law: StudyFit}`` of ``jobs`` (law -> (arrays, hold-out mask)), in ``workers`` processes."""
-    def run(law, submit=lambda fn, *a, **kw: fn(*a, **kw)):
-        arrays, holdout = jobs[law]
-        return submit(fit_for_study, law, *arrays, holdout_mask=holdout, n_resamples=n_resamples, seed=seed)
+    def options(law):
+        return {"holdout_mask": jobs[law][1], "n_resamples": n_resamples, "seed": seed}
 
     if workers <= 1 or len(jobs) <= 1:
-        return {law: run(law) for law in jobs}
+        return {law: fit_for_study(law, *jobs[law][0], **options(law)) for law in jobs}
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     order = sorted(jobs, key=lambda law: (len(_LAWS[law].reported), len(jobs[law][1])), reverse=True)
     # spawn: a fresh interpreter, whatever the caller has loaded or threaded (a notebook kernel)
     with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {law: run(law, pool.submit) for law in order}
+        futures = {law: pool.submit(fit_for_study, law, *jobs[law][0], **options(law)) for law in order}
         return {law: futures[law].result() for law in jobs}
 
 
