@@ -232,7 +232,8 @@ if study:
 # amount of that method's pairs reaches the loss. The 95% interval pairs bootstrap refits of the
 # two laws; `unreachable_share` is the share of refits for which L is out of reach;
 # `extrapolated` marks a D' beyond the method's largest run (the law is then used outside its
-# data); `on_bound` names fitted parameters on a bound (a β on its lower bound is a flat law,
+# data: `status` says "beyond its runs", and `reach_n_train` is what its largest run is worth in
+# human pairs, the loss its runs stop at); `on_bound` names fitted parameters on a bound (a β on its lower bound is a flat law,
 # whose rates mean nothing). Each point is one run with one seed: run-to-run noise is not in
 # these intervals beyond what the scatter of the points shows, so a rate near 1 (a method as
 # good as human pairs) is no evidence of a difference; `grid.seeds: [0, 1, 2]` measures that noise
@@ -251,7 +252,8 @@ if study:
             print(f"{r['method']}: at the loss {r['loss']:.3f} that human pairs reach with {r['reference_n_train']:,} pairs, "
                   f"it needs {'no finite number of' if not np.isfinite(r['n_train_needed']) else f'{r.n_train_needed:,.0f}'} pairs: "
                   f"rate {fmt(r['rate'])} (95% interval {fmt(r['rate_low'])} to {fmt(r['rate_high'])})"
-                  + (" [extrapolated]" if r["extrapolated"] else ""))
+                  + ("" if r["status"] == "within its runs" else f" [{r['status']}: its largest run is worth "
+                                                                    f"{r['reach_n_train']:,.0f} human pairs]"))
     else:
         print("the human law was not fitted: no exchange rates")
 

@@ -93,26 +93,47 @@ def annotation_section(out) -> list[str]:
     for label, why in study.get("skipped", {}).items():
         lines.append(f"| {label} | skipped: {why} | | | | |")
     rates = study.get("exchange_rates") or []
-    top = max(study["n_train"])
-    at_top = [r for r in rates if r["reference_n_train"] == top]
-    if at_top:
-        def rate(v):
-            return "out of reach" if v is None or v == float("inf") else f"{v:.3g}"
-        lines += ["", f"Exchange rate at the loss human pairs reach with {top:,} pairs (pairs of the method worth "
-                      f"one human pair; 95% interval; 'out of reach': the method's floor is above that loss):", ""]
-        lines += [f"- {r['method']}: {rate(r['rate'])} [{rate(r['rate_low'])}, {rate(r['rate_high'])}]"
-                  + (" (extrapolated beyond its runs)" if r["extrapolated"] else "")
-                  + (f" (on a bound: {r['on_bound']})" if r.get("on_bound") else "") for r in at_top]
-        # where the method's own runs reach the human loss: no extrapolation in D
-        inside = {}
-        for r in sorted(rates, key=lambda r: r["reference_n_train"]):
-            if not r["extrapolated"]:
-                inside[r["method"]] = r
-        if inside:
-            lines += ["", "Exchange rate at the largest human D whose loss the method's own runs reach "
-                          "(not extrapolated):", ""]
-            lines += [f"- {m}: {rate(r['rate'])} [{rate(r['rate_low'])}, {rate(r['rate_high'])}] at "
-                      f"{r['reference_n_train']:,} human pairs" for m, r in inside.items()]
+    if rates:
+        lines += exchange_rate_table(rates)
+    return lines
+
+
+def exchange_rate_table(rates: list[dict]) -> list[str]:
+    """One row per method: its rate at each human D, measured where its runs reach that loss,
+    else the reason there is none (its runs stop short of it, or its floor lies above it)."""
+    def num(v):
+        return "out of reach" if v is None or v == float("inf") else f"{v:.3g}"
+
+    refs = sorted({r["reference_n_train"] for r in rates})
+    lines = ["", "Exchange rates: pairs of the method worth one human pair, at the loss human pairs reach with D "
+                 "pairs (95% interval). *Beyond its runs*: the method's runs stop short of that loss (its largest run "
+                 "is worth the human pairs in the second column), so the rate would rest on its law extrapolated; "
+                 "the law's value is in brackets after it. *Out of reach*: the method's floor lies above that loss.",
+             "", "| method | its largest run, in human pairs | " + " | ".join(f"D = {d:,}" for d in refs) + " |",
+             "|---|---|" + "---|" * len(refs)]
+    within = []
+    for method in dict.fromkeys(r["method"] for r in rates):
+        rows = {r["reference_n_train"]: r for r in rates if r["method"] == method}
+        cells = []
+        for d in refs:
+            r = rows.get(d)
+            status = r and (r.get("status") or ("out of reach" if r["rate"] in (None, float("inf")) else
+                                                 "beyond its runs" if r["extrapolated"] else "within its runs"))
+            if r is None:
+                cells.append("")
+            elif status == "within its runs":
+                cells.append(f"{num(r['rate'])} [{num(r['rate_low'])}, {num(r['rate_high'])}]")
+                within.append(r)
+            elif status == "out of reach":
+                cells.append("out of reach (floor)")
+            else:
+                cells.append(f"beyond its runs ({num(r['rate'])} [{num(r['rate_low'])}, {num(r['rate_high'])}])")
+        reach = next(iter(rows.values())).get("reach_n_train")
+        lines.append(f"| {method} | {'' if reach is None else f'{reach:,.0f}'} | " + " | ".join(cells) + " |")
+    inside = [r for r in within if r["rate_low"] is not None and r["rate_high"] is not None
+              and 0.1 <= r["rate_low"] and r["rate_high"] <= 100]
+    lines += ["", f"{len(inside)} of the {len(within)} rates within the methods' runs have their 95% interval inside "
+                  f"[0.1, 100]."]
     return lines
 
 

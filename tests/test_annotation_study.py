@@ -51,6 +51,9 @@ def test_exchange_rate_recovers_a_known_ratio():
     assert rates["rate"].to_numpy() == pytest.approx([10, 10], rel=0.03)
     assert rates["n_train_needed"].to_numpy() == pytest.approx([1e4, 4e4], rel=0.03)
     assert list(rates["extrapolated"]) == [False, True]  # 40,000 is beyond the largest run (16,000)
+    assert list(rates["status"]) == ["within its runs", "beyond its runs"]
+    # weak's largest run (16,000 pairs) is worth 16,000 / 10 human pairs: losses below are beyond it
+    assert rates["reach_n_train"].to_numpy() == pytest.approx([1600, 1600], rel=0.03)
     assert (rates["rate_low"] <= rates["rate"] * 1.001).all() and (rates["rate_high"] >= rates["rate"] * 0.999).all()
     assert rates["loss"].iloc[0] == pytest.approx(laws.data_size_law(1000, 2e4, 0.3, 1.0), rel=1e-3)
     with pytest.raises(KeyError, match="reference method 'gold'"):
@@ -67,6 +70,7 @@ def test_a_higher_floor_makes_low_losses_unreachable():
     assert rates["rate"].iloc[0] > 1
     # human at D = 1e9 is at about 1.0 + 0.04: below weak's floor 1.5
     assert rates["rate"].iloc[1] == math.inf and rates["unreachable_share"].iloc[1] > 0.9
+    assert rates["status"].iloc[1] == "out of reach"
 
 
 def test_law_table_and_noise_trend():

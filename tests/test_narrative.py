@@ -138,9 +138,18 @@ def test_annotation_takeaways_flag_loose_exponents_and_read_rates():
     lines = narrative.annotation_takeaways(laws_table, rates).split("\n")
     assert lines[0] == "- **human**: β = 0.3 (0.2 to 0.6), δ = 1, R² 0.990."  # pinned: 0.6 / 0.2 <= 4
     assert "do not pin β down" in lines[1] and lines[2] == "- **weak**: not fitted: 3 points."
-    assert "At D = 800, one ict pair is worth 0.25 human pairs (rate 4, 95% interval 2 to 8), extrapolated" in lines[3]
-    assert "At D = 800, no number of weak pairs reaches the human loss 2.500: out of reach" in lines[4]
-    assert len(lines) == 5  # only the largest D
+    # ict: the largest D its runs reach (100), then the largest D, beyond its runs
+    assert lines[3] == ("- At D = 100, one ict pair is worth 0.11 human pairs (rate 9, 95% interval 1 to 20) "
+                        "(the largest D whose loss its runs reach).")
+    assert "At D = 800, one ict pair is worth 0.25 human pairs (rate 4, 95% interval 2 to 8), extrapolated" in lines[4]
+    assert "At D = 800, no number of weak pairs reaches the human loss 2.500: out of reach" in lines[5]
+    assert len(lines) == 6
+    # with the runs' reach known, a rate beyond them says so, and what the runs are worth
+    rates["reach_n_train"] = [300.0, 300.0, float("nan")]
+    lines = narrative.annotation_takeaways(laws_table, rates).split("\n")
+    assert lines[4] == ("- At D = 800, the human loss 2.500 is beyond the runs of ict: its largest run is worth about "
+                        "300 human pairs, and its law, extrapolated, gives a rate of 4 (95% interval 2 to 8), which "
+                        "the runs do not measure.")
 
 
 def test_budget_takeaways_compare_cost_models_at_the_largest_budget():

@@ -120,6 +120,13 @@ def exchange_rates(studies: dict, reference: str = "human", at_n_train=(), level
     reference refit's at D. ``extrapolated`` marks a D' beyond the method's largest run;
     ``on_bound`` names parameters of either fit on a bound (a beta on its lower bound is a flat
     law: its rates are not determined).
+
+    ``reach_n_train`` is what the method's largest run is worth in reference pairs: the D at
+    which the reference law reaches the loss the method's law gives at its largest D. ``status``
+    says what a rate rests on: ``within its runs`` (D' inside the method's runs: a measured
+    rate), ``beyond its runs`` (the law extrapolated past the method's largest run, whose loss
+    is that of ``reach_n_train`` reference pairs: the runs do not reach this loss) or ``out of
+    reach`` (the method's floor delta lies above the loss).
     """
     if reference not in studies:
         raise KeyError(f"exchange_rates: no fitted law for the reference method {reference!r} "
@@ -136,6 +143,7 @@ def exchange_rates(studies: dict, reference: str = "human", at_n_train=(), level
         ms = _samples(study)
         n = min(len(ref_samples), len(ms))
         d_max = float(np.max(study.fit.points["n_train"]))
+        reach = pairs_needed(laws.data_size_law(d_max, p["B"], p["beta"], p["delta"]), rb["B"], rb["beta"], rb["delta"])
         for d in at_n_train:
             loss = float(laws.data_size_law(d, rb["B"], rb["beta"], rb["delta"]))
             needed = pairs_needed(loss, p["B"], p["beta"], p["delta"])
@@ -149,11 +157,14 @@ def exchange_rates(studies: dict, reference: str = "human", at_n_train=(), level
                 "n_train_needed": needed, "rate": needed / d,
                 "rate_low": _quantile(rate_b, q), "rate_high": _quantile(rate_b, 1 - q),
                 "unreachable_share": float(np.mean(~np.isfinite(rate_b))) if len(rate_b) else math.nan,
-                "extrapolated": bool(needed > d_max), "resamples": int(n),
+                "extrapolated": bool(needed > d_max), "resamples": int(n), "reach_n_train": reach,
+                "status": ("out of reach" if not math.isfinite(needed) else
+                           "beyond its runs" if needed > d_max else "within its runs"),
                 "on_bound": ",".join(study.fit.bounds_hit + [f"human:{b}" for b in ref.fit.bounds_hit]),
             })
     return pd.DataFrame(rows, columns=["method", "reference", "reference_n_train", "loss", "n_train_needed", "rate",
-                                       "rate_low", "rate_high", "unreachable_share", "extrapolated", "resamples", "on_bound"])
+                                       "rate_low", "rate_high", "unreachable_share", "extrapolated", "resamples", "reach_n_train",
+                                       "status", "on_bound"])
 
 
 def law_table(studies: dict, report: dict) -> pd.DataFrame:

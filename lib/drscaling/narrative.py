@@ -269,16 +269,29 @@ def annotation_takeaways(laws_table: pd.DataFrame, rates: pd.DataFrame | None) -
                      + ("" if pinned else "; the interval spans more than a factor 4: these runs do not pin β down")
                      + ".")
     if rates is not None and len(rates):
-        top = rates[rates["reference_n_train"] == rates["reference_n_train"].max()]
-        for r in top.itertuples():
+        top_d = rates["reference_n_train"].max()
+        for method, frame in rates.groupby("method", sort=False):
+            frame = frame.sort_values("reference_n_train")
+            within = frame[~frame["extrapolated"].astype(bool) & frame["rate"].map(math.isfinite)]
+            if len(within) and within["reference_n_train"].iloc[-1] < top_d:
+                lines.append(_rate_sentence(within.iloc[-1]) + " (the largest D whose loss its runs reach).")
+            r = frame.iloc[-1]
             if not math.isfinite(r.rate):
-                lines.append(f"At D = {r.reference_n_train:,}, no number of {r.method} pairs reaches the human loss "
+                lines.append(f"At D = {r.reference_n_train:,}, no number of {method} pairs reaches the human loss "
                              f"{r.loss:.3f}: out of reach (its floor δ lies above it).")
+            elif r.extrapolated and "reach_n_train" in r and math.isfinite(r.reach_n_train):
+                lines.append(f"At D = {r.reference_n_train:,}, the human loss {r.loss:.3f} is beyond the runs of "
+                             f"{method}: its largest run is worth about {r.reach_n_train:,.0f} human pairs, and its "
+                             f"law, extrapolated, gives a rate of {r.rate:.3g} (95% interval {r.rate_low:.3g} to "
+                             f"{r.rate_high:.3g}), which the runs do not measure.")
             else:
-                lines.append(f"At D = {r.reference_n_train:,}, one {r.method} pair is worth {1 / r.rate:.2g} human pairs "
-                             f"(rate {r.rate:.3g}, 95% interval {r.rate_low:.3g} to {r.rate_high:.3g})"
-                             + (", extrapolated beyond its runs" if r.extrapolated else "") + ".")
+                lines.append(_rate_sentence(r) + (", extrapolated beyond its runs" if r.extrapolated else "") + ".")
     return _bullets(lines)
+
+
+def _rate_sentence(r) -> str:
+    return (f"At D = {r.reference_n_train:,}, one {r.method} pair is worth {1 / r.rate:.2g} human pairs "
+            f"(rate {r.rate:.3g}, 95% interval {r.rate_low:.3g} to {r.rate_high:.3g})")
 
 
 def budget_takeaways(allocations: pd.DataFrame) -> str:
