@@ -1,0 +1,116 @@
+"""How much range of D the annotation study's per-method laws need (issue 11), without training.
+
+Two measurements behind `configs/cpu.yaml`'s `annotation_n_train` (docs/cpu-profile-design.md,
+"The annotation study from 625 pairs"):
+
+- ``refit`` (default): each method's data-size law refitted on the runs of one profile's
+  annotation study, over several ranges of D (notebook 04's fit: `laws.fit_for_study`, 500
+  resamples): beta with its 95% interval and the factor upper / lower, delta, R².
+- ``--simulate``: synthetic studies drawn from each method's fit over the widest range, with its
+  residual spread (in log), at given ranges and numbers of draws per D; the median factor of
+  beta's interval and its quartiles. It says what a third draw or a wider range would buy
+  before paying for the runs.
+
+    DRSCALING_OUTPUTS=/work/repro/outputs python scripts/annotation_range.py --profile cpu
+    DRSCALING_OUTPUTS=/work/repro/outputs python scripts/annotation_range.py --profile cpu --simulate --fit-from 2500
+
+Points are the runs with status ok in ``<outputs>/<profile>/runs`` at the annotation shape, of
+the profile's annotation methods (human runs of the data-size sweep count too: notebook 04 uses
+them); the ranges pick their D.
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from drscaling import laws
+from drscaling.config import load_profile
+from drscaling.annotate import method_label
+from drscaling.grid.results import collect_results
+
+RANGES = ((2500, 80000), (1250, 80000), (625, 80000), (625, 40000))
+
+
+def annotation_points(profile) -> pd.DataFrame:
+    """The runs (status ok) of the profile's annotation methods at its annotation shape, from every
+    run folder under its outputs: annotation label, n_train, seed, cll_test."""
+    results = collect_results(profile)
+    if results.empty:
+        return pd.DataFrame(columns=["annotation", "n_train", "seed", "cll_test"])
+    g = profile.grid
+    shape = g.annotation_shape or g.data_size_shape
+    labels = [method_label(m["method"], {k: v for k, v in m.items() if k != "method"}) for m in g.annotation_methods]
+    ok = results[(results["status"] == "ok") & (results["model"] == f"L{shape['layers']}-H{shape['hidden']}")
+                 & results["annotation"].isin(labels)]
+    return ok[["annotation", "n_train", "seed", "cll_test"]].reset_index(drop=True)
+
+
+def _beta(d, y, n_resamples: int, seed: int) -> tuple[float, float, float, float, float]:
+    study = laws.fit_for_study("data_size", np.asarray(d, float), np.asarray(y, float), n_resamples=n_resamples,
+                               seed=seed)
+    lo, hi = study.fit.intervals["beta"]
+    return study.fit.params["beta"], lo, hi, study.fit.params["delta"], study.fit.r2
+
+
+def refit(points: pd.DataFrame, ranges, n_resamples: int) -> None:
+    for label, frame in points.groupby("annotation", sort=False):
+        for lo_d, hi_d in ranges:
+            sub = frame[frame["n_train"].between(lo_d, hi_d)]
+            if sub["n_train"].nunique() < 4:
+                print(f"{label:36s} {lo_d:>6,}..{hi_d:<6,}: {sub['n_train'].nunique()} distinct D, not fitted")
+                continue
+            beta, lo, hi, delta, r2 = _beta(sub["n_train"], sub["cll_test"], n_resamples, 0)
+            print(f"{label:36s} {lo_d:>6,}..{hi_d:<6,} {len(sub):2d} points: beta {beta:.4f} [{lo:.4f}, {hi:.4f}] "
+                  f"x{hi / lo:.2f}, delta {delta:.3f}, R² {r2:.3f}", flush=True)
+
+
+def simulate(points: pd.DataFrame, ranges, draws, studies: int, n_resamples: int, fit_from: int) -> None:
+    for label, frame in points.groupby("annotation", sort=False):
+        d_all = frame["n_train"].to_numpy(float)
+        d, y = d_all[d_all >= fit_from], frame["cll_test"].to_numpy(float)[d_all >= fit_from]
+        fit = laws.fit_data_size_law(d, y)
+        p = fit.params
+        spread = float(np.std(np.log(y) - np.log(laws.data_size_law(d, p["B"], p["beta"], p["delta"])), ddof=3))
+        print(f"{label}: fit over {int(d.min()):,}..{int(d.max()):,}: beta {p['beta']:.4f}, delta {p['delta']:.3f}, "
+              f"residual sd (log) {spread:.4f}")
+        for lo_d, hi_d in ranges:
+            grid = sorted({int(v) for v in d_all if lo_d <= v <= hi_d})
+            for n in draws:
+                rng = np.random.default_rng(1)
+                factors = []
+                for rep in range(studies):
+                    dd = np.repeat(np.array(grid, float), n)
+                    yy = laws.data_size_law(dd, p["B"], p["beta"], p["delta"]) * np.exp(rng.normal(0, spread, len(dd)))
+                    _, lo, hi, _, _ = _beta(dd, yy, n_resamples, rep)
+                    factors.append(hi / lo)
+                q1, med, q3 = np.quantile(factors, [0.25, 0.5, 0.75])
+                print(f"  {lo_d:>6,}..{hi_d:<6,} {n} draw(s): beta's interval a factor {med:.1f} (median of {studies}; "
+                      f"quartiles {q1:.1f}-{q3:.1f})", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--simulate", action="store_true", help="synthetic studies instead of refits of the runs")
+    ap.add_argument("--draws", type=int, nargs="+", default=[2, 3], help="--simulate: draws per D")
+    ap.add_argument("--fit-from", type=int, default=0,
+                    help="--simulate: the fit that draws the studies uses the runs from this D up (default: all)")
+    ap.add_argument("--studies", type=int, default=10, help="--simulate: synthetic studies per setting")
+    ap.add_argument("--resamples", type=int, default=None, help="bootstrap resamples (500 refit, 200 simulate)")
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
+    points = annotation_points(load_profile(args.profile))
+    if points.empty:
+        raise SystemExit(f"no annotation runs with status ok under the {args.profile} profile's outputs")
+    if args.simulate:
+        simulate(points, RANGES[:3], args.draws, args.studies, args.resamples or 200, args.fit_from)
+    else:
+        refit(points, RANGES, args.resamples or 500)
+
+
+if __name__ == "__main__":
+    main()
