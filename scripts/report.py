@@ -92,6 +92,12 @@ def annotation_section(out) -> list[str]:
         lines.append(f"| {label} | {' | '.join(cells)} | {entry['r2']:.3f} | {fmt(largest.get(label))} |")
     for label, why in study.get("skipped", {}).items():
         lines.append(f"| {label} | skipped: {why} | | | | |")
+    if {"best_check", "checks"} <= set(ok_runs):
+        last = ok_runs[ok_runs["best_check"] == ok_runs["checks"]]
+        by = last.groupby("annotation").size()
+        lines += ["", f"Runs whose best check was their last (still improving when their passes ended): {len(last)} of "
+                      f"{len(ok_runs)}" + (" (" + ", ".join(f"{k} {v}" for k, v in by.items()) + ")" if len(by) else "")
+                  + "."]
     rates = study.get("exchange_rates") or []
     if rates:
         lines += exchange_rate_table(rates)
