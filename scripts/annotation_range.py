@@ -4,8 +4,8 @@ Two measurements behind `configs/cpu.yaml`'s `annotation_n_train` (docs/cpu-prof
 "The annotation study from 625 pairs"):
 
 - ``refit`` (default): each method's data-size law refitted on the runs of one profile's
-  annotation study, over several ranges of D (notebook 04's fit: `laws.fit_for_study`, 500
-  resamples): beta with its 95% interval and the factor upper / lower, delta, R².
+  annotation study, over several ranges of D (notebook 04's fit, `annotation_study.fit_methods`,
+  500 resamples): beta with its 95% interval and the factor upper / lower, delta, R².
 - ``--simulate``: synthetic studies drawn from each method's fit over the widest range, with its
   residual spread (in log), at given ranges and numbers of draws per D; the median factor of
   beta's interval and its quartiles. It says what a third draw or a wider range would buy
@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from drscaling import laws
+from drscaling import annotation_study, laws
 from drscaling.config import load_profile
 from drscaling.annotate import method_label
 from drscaling.grid.results import collect_results
@@ -49,23 +49,24 @@ def annotation_points(profile) -> pd.DataFrame:
     return ok[["annotation", "n_train", "seed", "cll_test"]].reset_index(drop=True)
 
 
-def _beta(d, y, n_resamples: int, seed: int) -> tuple[float, float, float, float, float]:
-    study = laws.fit_for_study("data_size", np.asarray(d, float), np.asarray(y, float), n_resamples=n_resamples,
-                               seed=seed)
-    lo, hi = study.fit.intervals["beta"]
-    return study.fit.params["beta"], lo, hi, study.fit.params["delta"], study.fit.r2
+def _beta_interval(d, y, n_resamples: int, seed: int) -> tuple[float, float]:
+    return laws.fit_for_study("data_size", d, y, n_resamples=n_resamples, seed=seed).fit.intervals["beta"]
 
 
 def refit(points: pd.DataFrame, ranges, n_resamples: int) -> None:
-    for label, frame in points.groupby("annotation", sort=False):
-        for lo_d, hi_d in ranges:
-            sub = frame[frame["n_train"].between(lo_d, hi_d)]
-            if sub["n_train"].nunique() < 4:
-                print(f"{label:36s} {lo_d:>6,}..{hi_d:<6,}: {sub['n_train'].nunique()} distinct D, not fitted")
+    """Notebook 04's own fit (:func:`annotation_study.fit_methods`) of each range's runs."""
+    frame = points.assign(status="ok", run_id=[f"run-{i}" for i in range(len(points))])
+    for lo_d, hi_d in ranges:
+        studies, report = annotation_study.fit_methods(frame[frame["n_train"].between(lo_d, hi_d)],
+                                                       n_resamples=n_resamples, seed=0)
+        for label, rec in report.items():
+            if label not in studies:
+                print(f"{label:36s} {lo_d:>6,}..{hi_d:<6,}: {rec['status']}")
                 continue
-            beta, lo, hi, delta, r2 = _beta(sub["n_train"], sub["cll_test"], n_resamples, 0)
-            print(f"{label:36s} {lo_d:>6,}..{hi_d:<6,} {len(sub):2d} points: beta {beta:.4f} [{lo:.4f}, {hi:.4f}] "
-                  f"x{hi / lo:.2f}, delta {delta:.3f}, R² {r2:.3f}", flush=True)
+            fit = studies[label].fit
+            lo, hi = fit.intervals["beta"]
+            print(f"{label:36s} {lo_d:>6,}..{hi_d:<6,} {len(rec['run_ids']):2d} points: beta {fit.params['beta']:.4f} "
+                  f"[{lo:.4f}, {hi:.4f}] x{hi / lo:.2f}, delta {fit.params['delta']:.3f}, R² {fit.r2:.3f}", flush=True)
 
 
 def simulate(points: pd.DataFrame, ranges, draws, studies: int, n_resamples: int, fit_from: int) -> None:
@@ -85,7 +86,7 @@ def simulate(points: pd.DataFrame, ranges, draws, studies: int, n_resamples: int
                 for rep in range(studies):
                     dd = np.repeat(np.array(grid, float), n)
                     yy = laws.data_size_law(dd, p["B"], p["beta"], p["delta"]) * np.exp(rng.normal(0, spread, len(dd)))
-                    _, lo, hi, _, _ = _beta(dd, yy, n_resamples, rep)
+                    lo, hi = _beta_interval(dd, yy, n_resamples, rep)
                     factors.append(hi / lo)
                 q1, med, q3 = np.quantile(factors, [0.25, 0.5, 0.75])
                 print(f"  {lo_d:>6,}..{hi_d:<6,} {n} draw(s): beta's interval a factor {med:.1f} (median of {studies}; "

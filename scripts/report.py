@@ -123,11 +123,11 @@ def exchange_rate_table(rates: list[dict]) -> list[str]:
         cells = []
         for d in refs:
             r = rows.get(d)
-            status = r and (r.get("status") or ("out of reach" if r["rate"] in (None, float("inf")) else
-                                                 "beyond its runs" if r["extrapolated"] else "within its runs"))
             if r is None:
                 cells.append("")
-            elif status == "within its runs":
+                continue
+            status = r["status"]  # annotation_study.exchange_rates decides it
+            if status == "within its runs":
                 cells.append(f"{num(r['rate'])} [{num(r['rate_low'])}, {num(r['rate_high'])}]")
                 within.append(r)
             elif status == "out of reach":
