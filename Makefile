@@ -87,7 +87,7 @@ reproduce: $(LAST_STAGE) ## run the whole study for PROFILE (default cpu)
 	  echo "study done for profile $(PROFILE) WITHOUT some failed runs (allow_missing_runs: true); the next make reproduce retries them"; \
 	else echo "study complete for profile $(PROFILE): executed notebooks in $(OUT)/notebooks"; fi
 
-plan: $(STAMP) ## the profile's runs, which are done, what they need and whether it is here, and an estimate of GPU time (trains nothing)
+plan: $(STAMP) ## the profile's runs, which are done, what they need and whether it is here; this machine's wall time for the pending runs (a few steps timed here, cached) and an estimate of GPU time
 	$(PY) -m drscaling plan --profile $(PROFILE)
 
 report: $(LAST_STAGE) ## regenerate the README results section and reports/<profile>/ figures from the outputs

@@ -66,6 +66,23 @@ display(pd.Series(dataclasses.asdict(prof.training), name="training settings").t
 grid.plan_table(prof, planned)
 
 # %% [markdown]
+# ## What it will cost on this machine
+#
+# Before training: a few steps of each shape timed here (in the precision the runs will use), a
+# forward pass for the checks and the final evaluation, and one one-step run for what a run costs
+# besides (cached in `outputs/machine/`, keyed by the CPU model, precision and threads), times
+# the planned steps, spread over the workers as the executor spreads them. The progress bar
+# below counts the runs left against this estimate. `make plan` prints the same before anything
+# runs.
+
+# %%
+from drscaling.estimate import format_machine_estimate, machine_estimate
+
+wall_estimate = machine_estimate(prof, data)
+print(format_machine_estimate(wall_estimate) if wall_estimate else
+      "a GPU is present: see `make plan` for the GPU estimate (this machine's estimate times CPU steps)")
+
+# %% [markdown]
 # ## What N counts, shape by shape
 #
 # Every shape of this profile built from scratch: its embedding parameters (not in N), its
@@ -95,7 +112,8 @@ table = shape_table(shapes, vocab_size=len(data.tokenizer()))
 # but not a data point for the laws.
 
 # %%
-records = grid.run_grid(prof, planned, executor=executor, ray_address=ray_address)
+records = grid.run_grid(prof, planned, executor=executor, ray_address=ray_address,
+                        estimates=wall_estimate and wall_estimate["per_run"])
 status = pd.DataFrame([{"run_id": r["run_id"], "status": r["status"], "this call": "skipped" if r.get("skipped") else "ran",
                         "wall_seconds": r.get("wall_seconds")} for r in records],
                       columns=["run_id", "status", "this call", "wall_seconds"])  # (a profile with no main grid: none)

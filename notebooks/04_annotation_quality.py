@@ -139,10 +139,20 @@ if study:
 # Finished runs are skipped; a failed run is recorded and the grid goes on with the others, then
 # the notebook stops with the list of failed runs (the next `make reproduce` retries exactly
 # those); a run that does not learn is stopped and recorded as such (not a data point).
+#
+#
+# Before training, what the runs left will cost on this machine (drscaling.estimate, as in
+# notebook 02: steps timed here, cached); the progress bar counts the runs left against it.
 
 # %%
 if study:
-    records = grid.run_grid(prof, planned, executor=executor, ray_address=ray_address)
+    from drscaling.estimate import format_machine_estimate, machine_estimate
+
+    wall_estimate = machine_estimate(prof, data)
+    print(format_machine_estimate(wall_estimate) if wall_estimate else
+          "a GPU is present: see `make plan` for the GPU estimate (this machine's estimate times CPU steps)")
+    records = grid.run_grid(prof, planned, executor=executor, ray_address=ray_address,
+                            estimates=wall_estimate and wall_estimate["per_run"])
     study_runs = {p.run_id for p in planned if "annotation" in p.sweeps}  # not the pretraining
     problems = [r for r in records if r["status"] != "ok"]
     print(f"{len(records)} runs: {sum(not r.get('skipped') for r in records)} trained now, "

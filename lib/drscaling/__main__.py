@@ -4,7 +4,8 @@
 - ``prepare``: data preparation alone, without the notebook;
 - ``grid``: train the profile's grid of runs (``--dry-run``: list them), locally or on Ray;
 - ``plan``: every run of the profile, which are done, the data and checkpoints it needs and
-  whether each is here, and an estimate of GPU time; trains and downloads nothing;
+  whether each is here, this machine's wall time for the pending runs (a few steps timed here,
+  cached; ``--no-timing`` skips it) and an estimate of GPU time; trains no run, downloads nothing;
 - ``html`` / ``slides``: the executed study as one self-contained page / a reveal.js deck.
 """
 
@@ -37,8 +38,10 @@ def main(argv: list[str] | None = None) -> int:
                       help="refuse a plan whose largest D is seen fewer than 2.5 times, or whose shapes stall near chance")
     grid.add_argument("--sweeps", default="model_size,data_size,joint",
                       help="comma-separated sweeps to run (default: %(default)s; 'annotation' is notebook 04's)")
-    plan = sub.add_parser("plan", help="the runs, what they need and an estimate of their GPU time (trains nothing)")
+    plan = sub.add_parser("plan", help="the runs, what they need, and estimates of their wall time on this machine "
+                                       "(a few steps timed here, cached) and of their GPU time (trains no run)")
     plan.add_argument("--profile", default="cpu")
+    plan.add_argument("--no-timing", action="store_true", help="skip this machine's estimate (times a few steps)")
     for name, text in (("html", "the executed study as one self-contained page (outputs/<profile>/report.html)"),
                        ("slides", "a reveal.js deck of the study's figures and key tables (outputs/<profile>/slides.html)")):
         sub.add_parser(name, help=text).add_argument("--profile", default="cpu")
@@ -76,9 +79,18 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
         elif args.command == "plan":
             from .config import load_profile
-            from .estimate import format_report, plan_report
+            from .estimate import format_machine_estimate, format_report, machine_estimate, plan_report
 
-            print(format_report(plan_report(load_profile(args.profile))))
+            profile = load_profile(args.profile)
+            report = plan_report(profile)
+            print(format_report(report))
+            if not args.no_timing:
+                from .datasets import ProcessedData
+
+                data = ProcessedData(profile.processed_dir) if report["prepared"] else None
+                est = machine_estimate(profile, data)
+                print()
+                print(format_machine_estimate(est) if est else "a GPU is present: the runs train there (GPU estimate above)")
         elif args.command in ("html", "slides"):
             from . import presentation
             from .config import load_profile

@@ -141,21 +141,46 @@ def execute_run(spec: RunSpec, runs_dir: Path, run_fn: RunFn | None = None, swee
 
 class _Progress:
     """One tqdm bar over the runs; postfix: the current (or last finished) run and the counts
-    so far: ok, failed, skipped, and the trainer's other outcomes (not_learning, nan_loss)."""
+    so far: ok, failed, skipped, and the trainer's other outcomes (not_learning, nan_loss).
+    With ``estimates`` (run id -> estimated seconds on this machine, drscaling.estimate): the
+    runs left and an ETA, the estimated seconds of the runs not yet finished over ``workers``
+    (at least the longest of them), updated as runs finish."""
 
-    def __init__(self, total: int, desc: str, enabled: bool):
+    def __init__(self, total: int, desc: str, enabled: bool, estimates: dict[str, float] | None = None,
+                 workers: int = 1, run_ids: Iterable[str] = ()):
         from tqdm.auto import tqdm
 
         self.bar = tqdm(total=total, desc=desc, unit="run", disable=not enabled)
         self.counts = {"ok": 0, FAILED: 0, "skipped": 0}
+        self.estimates, self.workers = estimates, max(1, workers)
+        self.left = set(run_ids)
+        self.last = ""
+
+    def eta_seconds(self) -> float | None:
+        """Estimated seconds until the runs left are done; None without estimates."""
+        if self.estimates is None:
+            return None
+        left = [self.estimates.get(r, 0.0) for r in self.left]
+        return max(sum(left) / self.workers, max(left, default=0.0))
+
+    def _postfix(self) -> dict:
+        postfix = {"run": self.last, **self.counts}
+        eta = self.eta_seconds()
+        if eta is not None:
+            postfix.update(left=len(self.left), eta=time.strftime("%H:%M", time.localtime(time.time() + eta)),
+                           eta_min=round(eta / 60, 1))
+        return postfix
 
     def current(self, run_id: str):
-        self.bar.set_postfix({"run": run_id, **self.counts})
+        self.last = run_id
+        self.bar.set_postfix(self._postfix())
 
     def done(self, record: dict):
         key = "skipped" if record.get("skipped") else record["status"]
         self.counts[key] = self.counts.get(key, 0) + 1
-        self.bar.set_postfix({"run": record["run_id"], **self.counts})
+        self.left.discard(record["run_id"])
+        self.last = record["run_id"]
+        self.bar.set_postfix(self._postfix())
         self.bar.update(1)
 
     def close(self):
@@ -164,7 +189,8 @@ class _Progress:
 
 def run_grid(profile: Profile, planned: Iterable[PlannedRun | RunSpec], executor: str | None = None,
              run_fn: RunFn | None = None, ray_address: str | None = None, gpus_per_run: float | None = None,
-             cpus_per_run: float | None = None, progress: bool = True, max_retries: int = 0) -> list[dict]:
+             cpus_per_run: float | None = None, progress: bool = True, max_retries: int = 0,
+             estimates: dict[str, float] | None = None) -> list[dict]:
     """Run every planned run that is not done; return one record per run, in plan order
     (see :func:`execute_run`; ``skipped`` marks runs done before this call).
 
@@ -176,7 +202,9 @@ def run_grid(profile: Profile, planned: Iterable[PlannedRun | RunSpec], executor
     and stops. A task asks for ``gpus_per_run`` GPUs (default: the profile's) where the cluster
     has GPUs, and ``cpus_per_run`` CPUs (default: 1 with GPUs, else the run's
     ``training.threads`` or, for 0 = all cores, one node's CPUs). A task whose worker dies is
-    recorded as failed by the driver; ``max_retries`` lets Ray retry it first.
+    recorded as failed by the driver; ``max_retries`` lets Ray retry it first. ``estimates``
+    (run id -> seconds, ``drscaling.estimate.machine_estimate``'s ``per_run``) puts the runs
+    left and an ETA on the progress bar.
     """
     items = [_as_planned(p) for p in planned]
     unique: dict[str, PlannedRun] = {}
@@ -192,11 +220,11 @@ def run_grid(profile: Profile, planned: Iterable[PlannedRun | RunSpec], executor
     records = {}
     for stage in _stages(items):  # the pretraining runs first: the others start from them
         if executor == "local":
-            done = _run_local(stage, root, run_fn, progress, profile.grid.workers)
+            done = _run_local(stage, root, run_fn, progress, profile.grid.workers, estimates)
         else:
             done = _run_ray(stage, root, run_fn, ray_address or profile.grid.ray_address,
                             profile.grid.gpus_per_run if gpus_per_run is None else gpus_per_run,
-                            cpus_per_run, progress, max_retries)
+                            cpus_per_run, progress, max_retries, estimates)
         records.update((r["run_id"], r) for r in done)
     return [records[p.run_id] for p in items]
 
@@ -209,11 +237,12 @@ def _stages(items: list[PlannedRun]) -> list[list[PlannedRun]]:
     return [stage for stage in (first, rest) if stage]
 
 
-def _run_local(items: list[PlannedRun], root: Path, run_fn, progress: bool, workers: int = 1) -> list[dict]:
+def _run_local(items: list[PlannedRun], root: Path, run_fn, progress: bool, workers: int = 1,
+               estimates: dict[str, float] | None = None) -> list[dict]:
     pending = [p for p in items if not is_done(root / p.run_id)]
     if workers > 1 and len(pending) > 1:
-        return _run_local_parallel(items, pending, root, run_fn, progress, workers)
-    bar = _Progress(len(items), "runs", progress)
+        return _run_local_parallel(items, pending, root, run_fn, progress, workers, estimates)
+    bar = _Progress(len(items), "runs", progress, estimates, 1, [p.run_id for p in pending])
     records = []
     try:
         for p in items:
@@ -250,7 +279,8 @@ def _worker_init(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _run_local_parallel(items, pending, root: Path, run_fn, progress: bool, workers: int) -> list[dict]:
+def _run_local_parallel(items, pending, root: Path, run_fn, progress: bool, workers: int,
+                        estimates: dict[str, float] | None = None) -> list[dict]:
     """``workers`` processes, each running one pending run at a time, the costliest first (so
     that no long run starts last). A worker that dies takes its run down as failed."""
     import concurrent.futures as cf
@@ -258,7 +288,7 @@ def _run_local_parallel(items, pending, root: Path, run_fn, progress: bool, work
 
     waiting = {p.run_id for p in pending}
     records = {p.run_id: _skipped(root / p.run_id) for p in items if p.run_id not in waiting}
-    bar = _Progress(len(items), f"runs ({workers} workers)", progress)
+    bar = _Progress(len(items), f"runs ({workers} workers)", progress, estimates, workers, waiting)
     for r in records.values():
         bar.done(r)
     order = sorted(pending, key=lambda p: -run_cost(p.spec))
@@ -305,7 +335,8 @@ def _driver_failure(p: PlannedRun, root: Path, exc: BaseException,
     return {**record, "skipped": False, "run_dir": str(run_dir)}
 
 
-def _run_ray(items, root: Path, run_fn, address, gpus_per_run, cpus_per_run, progress, max_retries) -> list[dict]:
+def _run_ray(items, root: Path, run_fn, address, gpus_per_run, cpus_per_run, progress, max_retries,
+             estimates: dict[str, float] | None = None) -> list[dict]:
     records: dict[str, dict] = {}
     pending = []
     for p in items:  # finished runs get no task
@@ -313,7 +344,7 @@ def _run_ray(items, root: Path, run_fn, address, gpus_per_run, cpus_per_run, pro
             records[p.run_id] = _skipped(root / p.run_id)
         else:
             pending.append(p)
-    bar = _Progress(len(items), "runs (ray)", progress)
+    bar = _Progress(len(items), "runs (ray)", progress, estimates, 1, [p.run_id for p in pending])
     for r in records.values():
         bar.done(r)
     if not pending:
