@@ -4,8 +4,15 @@ pairs with in-batch negatives only (MultipleNegativesRankingLoss's objective), t
 length and the same SQuAD training pairs. Both trainers run in fp32 and with bf16 autocast
 (sentence-transformers: ``bf16=True``; ours: ``training.cpu_bf16``); the headline ratio compares
 each as the profile configures it (ours: the profile's cpu_bf16; sentence-transformers: its
-default, fp32), and the same-precision ratios are reported beside it. Writes
-outputs/bench/bench.json and prints it.
+default, fp32), and the same-precision ratios are reported beside it. On a CPU without bf16
+instructions (AVX512-BF16 or AMX) bf16 is not measured: our trainer trains in fp32 there, and
+autocast would only emulate bf16.
+
+Beside the rates: our trainer's model FLOP rate (drscaling.flops at the widths its batches are
+padded to, times its steps per second) against this machine's measured matrix-multiply peak
+(the best of large square products, fp32 and bf16 where available) and against the rate of the
+shape's own largest product (its feed-forward layer over a batch's tokens), so that the distance
+to the hardware's limit is a number. Writes outputs/bench/bench.json and prints it.
 
     python scripts/bench_train.py [--profile cpu] [--layers 2 --hidden 128 --batch 64 --steps 60]
 """
@@ -27,6 +34,7 @@ from drscaling import paths
 from drscaling.config import TrainingConfig, load_profile
 from drscaling.datasets import ProcessedData
 from drscaling.fileio import write_json
+from drscaling.provenance import cpu_model
 
 WARMUP_STEPS = 5  # steps of each trainer left out of its timing
 
@@ -49,7 +57,7 @@ def ours(data, args, bf16: bool) -> float:
                                run_id="bench", model={"layers": args.layers, "hidden": args.hidden},
                                n_train=args.pairs, seed=0, training=asdict(training))
         with tempfile.TemporaryDirectory() as tmp:
-            seconds.append(train_and_evaluate(spec, tmp)["train_seconds"])
+            seconds.append(train_and_evaluate(spec, tmp, evaluate=False)["train_seconds"])
     return args.steps * args.batch / (seconds[1] - seconds[0])
 
 
@@ -98,6 +106,53 @@ def sentence_transformers_side(data, args, bf16: bool) -> float:
     return (len(timed) - 1) * args.batch / (timed[-1] - timed[0])
 
 
+def flop_rates(data, args, rates: dict, threads: int) -> dict:
+    """Our trainer's model FLOP rate per precision against the measured peaks."""
+    from drscaling.estimate import padded_widths
+    from drscaling.flops import train_step_flops
+    from drscaling.step_times import measure_matmul_peak
+    from drscaling.step_times import threads as threads_set
+    from drscaling.train import run_texts
+
+    cfg = TrainingConfig(max_query_length=args.length, max_passage_length=args.length, batch_size=args.batch,
+                         negatives=0)
+    texts = run_texts(data, {}, cfg)
+    pairs = data.subset(args.pairs)
+    q = texts.queries.lengths[[texts.query_row[x] for x in pairs["qid"]]]
+    p = texts.passages.lengths[[texts.corpus_row[x] for x in pairs["pid"]]]
+    query_w, passage_w = padded_widths(q, p, texts.passages.lengths, args.batch, 0)
+    per_step = train_step_flops(args.layers, args.hidden, args.batch, round(query_w), args.batch, round(passage_w))
+    tokens = args.batch * round(passage_w)  # the feed-forward product over a batch's passages
+    out = {"flop_per_step": per_step, "padded_widths": {"query": round(query_w, 1), "passage": round(passage_w, 1)},
+           "counted": "drscaling.flops: matrix products of the layers, projection and scores; training = 3x forward"}
+    for precision, rate in rates.items():
+        peak = max(measure_matmul_peak(precision, threads, size) for size in (1024, 2048, 4096))
+        with threads_set(threads):
+            shape_rate = matmul_rate(tokens, args.hidden, 4 * args.hidden, precision)
+        ours = per_step * rate["ours_pairs_per_s"] / args.batch
+        out[precision] = {"ours_flop_per_s": round(ours), "peak_flop_per_s": round(peak),
+                          "fraction_of_peak": round(ours / peak, 3),
+                          "shape_matmul_flop_per_s": round(shape_rate),
+                          "shape_matmul": f"{tokens}x{args.hidden} @ {args.hidden}x{4 * args.hidden}",
+                          "shape_matmul_fraction_of_peak": round(shape_rate / peak, 3)}
+    return out
+
+
+def matmul_rate(m: int, k: int, n: int, precision: str, repeats: int = 20) -> float:
+    """FLOP/s of an (m x k) @ (k x n) product, the best of ``repeats``."""
+    from drscaling.flops import matmul_flops
+
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
+    a, b = torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return matmul_flops(m, k, n) / best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu")
@@ -110,14 +165,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3, help="measurements per trainer and precision (median)")
     args = parser.parse_args()
+    from drscaling.train import cpu_has_bf16
+
     torch.set_num_threads(args.threads or os.cpu_count())
     profile = load_profile(args.profile)
     data = ProcessedData(profile.processed_dir)
+    # bf16 only where the CPU computes it: elsewhere our trainer falls back to fp32 and
+    # sentence-transformers' autocast emulates bf16, neither a bf16 measurement
+    precisions = ("fp32", "bf16") if cpu_has_bf16() else ("fp32",)
     # step times on this shared 2-core machine vary by up to a third between minutes: each
     # figure is the median of --repeats measurements, taken in turn (ST, ours; fp32, bf16)
-    samples = {(side, precision): [] for side in ("sentence_transformers", "ours") for precision in ("fp32", "bf16")}
+    samples = {(side, precision): [] for side in ("sentence_transformers", "ours") for precision in precisions}
     for _ in range(args.repeats):
-        for precision in ("fp32", "bf16"):
+        for precision in precisions:
             samples["sentence_transformers", precision].append(sentence_transformers_side(data, args, precision == "bf16"))
             samples["ours", precision].append(ours(data, args, precision == "bf16"))
     rate = {key: round(float(np.median(values)), 1) for key, values in samples.items()}
@@ -127,15 +187,18 @@ def main() -> None:
                     "ratio": round(rate["ours", precision] / rate["sentence_transformers", precision], 2),
                     "samples": {side: [round(v, 1) for v in samples[side, precision]]
                                 for side in ("sentence_transformers", "ours")}}
-        for precision in ("fp32", "bf16")
+        for precision in precisions
     }
-    our_precision = "bf16" if profile.training.cpu_bf16 else "fp32"
+    our_precision = "bf16" if profile.training.cpu_bf16 and cpu_has_bf16() else "fp32"
     ours_rate, st = rate["ours", our_precision], rate["sentence_transformers", "fp32"]
+    threads = torch.get_num_threads()
     report = {
         "shape": f"L{args.layers}-H{args.hidden}", "batch": args.batch, "max_length": args.length, "steps": args.steps,
         "ours_pairs_per_s": ours_rate, "sentence_transformers_pairs_per_s": st, "ratio": round(ours_rate / st, 2),
         "ours_precision": our_precision, "sentence_transformers_precision": "fp32", "repeats": args.repeats,
-        "same_precision": rates, "threads": torch.get_num_threads(), "device": "cpu", "profile": profile.name,
+        "same_precision": rates, "threads": threads, "device": "cpu", "profile": profile.name,
+        "cpu": cpu_model(), "cpu_has_bf16": cpu_has_bf16(),
+        "flops": flop_rates(data, args, rates, threads),
     }
     write_json(paths.outputs_dir("bench") / "bench.json", report)
     print(json.dumps(report, indent=2))

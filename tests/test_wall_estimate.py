@@ -98,3 +98,33 @@ def test_smoke_estimate_on_its_real_data(shared_squad, capsys):
     out = capsys.readouterr().out
     n = main_runs["runs"]
     assert "estimate for this machine" in out and f"02_train_grid: {n} of {n} runs pending" in out
+
+
+def test_plan_vs_actual_compares_notebooks_and_runs(tmp_path):
+    import importlib.util
+
+    from drscaling import paths
+
+    spec = importlib.util.spec_from_file_location("plan_vs_actual", paths.ROOT / "scripts" / "plan_vs_actual.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "cpu"
+    (out / "notebooks").mkdir(parents=True)
+    for name, seconds in (("01_prepare_data", 30.0), ("02_train_grid", 1000.0), ("04_annotation_quality", 500.0)):
+        (out / "notebooks" / f"{name}.ipynb").write_text(json.dumps({"metadata": {"papermill": {"duration": seconds}}}))
+    for run_id, wall in (("a", 100.0), ("b", 50.0)):
+        (out / "runs" / run_id).mkdir(parents=True)
+        (out / "runs" / run_id / "result.json").write_text(json.dumps(
+            {"wall_seconds": wall, "result": {"train_seconds": wall - 10, "eval_seconds": 8.0}}))
+    est = {"profile": "cpu", "machine": "m", "per_run": {"a": 120.0, "b": 40.0, "c": 5.0},
+           "per_run_parts": {"a": {"train": 90.0, "checks": 9.0, "evaluation": 10.0},
+                             "b": {"train": 30.0, "checks": 2.0, "evaluation": 6.0}},
+           "notebooks": {"02_train_grid": {"seconds": 1100.0}, "04_annotation_quality": {"seconds": 400.0}}}
+    report = module.compare(est, out)
+    assert report["notebooks"]["02_train_grid"]["error"] == pytest.approx(0.1)
+    assert report["notebooks"]["04_annotation_quality"]["error"] == pytest.approx(-0.2)
+    assert report["training_notebooks"] == {"estimated_s": 1500.0, "actual_s": 1500.0, "error": 0.0}
+    assert report["all_notebooks_actual_s"] == 1530.0
+    assert report["runs_compared"] == 2  # run c never ran
+    assert report["run_ratio_estimated_over_actual"]["median"] == pytest.approx((1.2 + 0.8) / 2)
+    assert report["train_ratio_estimated_over_actual"]["max"] == pytest.approx(99 / 90)

@@ -15,6 +15,12 @@ import argparse
 import sys
 
 
+def _now() -> str:
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m drscaling", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -89,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
 
                 data = ProcessedData(profile.processed_dir) if report["prepared"] else None
                 est = machine_estimate(profile, data)
+                if est:  # kept, to compare with the call that follows (scripts/plan_vs_actual.py)
+                    from .fileio import write_json
+
+                    write_json(profile.outputs_dir / "wall_estimate.json", {**est, "made": _now()})
                 print()
                 print(format_machine_estimate(est) if est else "a GPU is present: the runs train there (GPU estimate above)")
         elif args.command in ("html", "slides"):

@@ -234,7 +234,9 @@ def format_report(report: dict) -> str:
 
 # ---------------------------------------------------------------- this machine's wall time
 
-MAX_TIMED_STEP_SECONDS = 5.0  # a shape whose step would take longer at the measured peak is not timed
+# A shape whose step would take longer than this at the measured peak is not timed (its FLOPs at
+# the peak stand in, a lower bound): make plan of a GPU profile on a laptop stays a matter of seconds.
+MAX_TIMED_STEP_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -260,21 +262,34 @@ def widths(profile, data=None, n_train: int | None = None) -> Widths:
     if data is None:
         return Widths(cfg.max_query_length, cfg.max_passage_length, cfg.max_query_length, cfg.max_passage_length,
                       "the maximum lengths (data not prepared)")
-    from .train import epoch_batches, run_texts
+    from .train import run_texts
 
     texts = run_texts(data, {}, cfg)
     pairs = data.subset(n_train or max(profile.data.subset_sizes))
     q = texts.queries.lengths[[texts.query_row[x] for x in pairs["qid"]]]
     p = texts.passages.lengths[[texts.corpus_row[x] for x in pairs["pid"]]]
-    batches = epoch_batches(q + p, cfg.batch_size, 0, 0)
-    rng = np.random.default_rng(0)
-    pool = texts.passages.lengths[data.negative_pool]
-    query_w = np.mean([q[b].max() for b in batches])
-    passage_w = np.mean([max(p[b].max(), pool[rng.choice(len(pool), cfg.negatives)].max() if cfg.negatives else 0)
-                         for b in batches])
+    query_w, passage_w = padded_widths(q, p, texts.passages.lengths[data.negative_pool], cfg.batch_size, cfg.negatives)
     eval_rows = data.all_queries.index[data.all_queries["split"].isin(["test", "validation"])].to_numpy()
-    return Widths(round(float(query_w)), round(float(passage_w)), float(texts.queries.lengths[eval_rows].mean()),
+    return Widths(round(query_w), round(passage_w), float(texts.queries.lengths[eval_rows].mean()),
                   float(texts.passages.lengths.mean()), "the prepared data's human pairs")
+
+
+def padded_widths(query_lengths, positive_lengths, pool_lengths, batch_size: int, negatives: int) -> tuple[float, float]:
+    """The mean widths of one epoch's training batches as the trainer pads them
+    (``drscaling.train.epoch_batches``: length-bucketed batches of pairs; each batch's queries
+    padded to the longest of them, its positives and ``negatives`` shared negatives drawn from
+    the pool to the longest of those): (query width, passage width)."""
+    import numpy as np
+
+    from .train import epoch_batches
+
+    q, p = np.asarray(query_lengths), np.asarray(positive_lengths)
+    rng = np.random.default_rng(0)
+    batches = epoch_batches(q + p, batch_size, 0, 0)
+    query_w = np.mean([q[b].max() for b in batches])
+    passage_w = np.mean([max(p[b].max(), pool_lengths[rng.choice(len(pool_lengths), negatives)].max() if negatives else 0)
+                         for b in batches])
+    return float(query_w), float(passage_w)
 
 
 def _shape_of(model: dict, vocab_size: int) -> tuple[int, int, int | None, int] | None:
@@ -440,6 +455,8 @@ def machine_estimate(profile, data=None, progress: bool = True) -> dict:
             "precision": precisions, "workers": workers, "widths": w.__dict__, "notebooks": notebooks,
             "seconds": sum(n["seconds"] for n in notebooks.values()), "per_run": per_run,
             "run_overhead_seconds": overhead,
+            "per_run_parts": {k: {n: v.get(n) for n in ("train", "checks", "evaluation", "step_seconds")}
+                              for k, v in parts.items()},
             "untimed_runs": sorted(k for k, v in parts.items() if not v["timed"]),
             "evaluation_included": eval_texts is not None, "cache": str(cache_path())}
 

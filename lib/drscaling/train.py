@@ -594,12 +594,13 @@ def evaluate_checkpoint(best: DualEncoder, data, texts: RunTexts, cfg: TrainingC
     return result
 
 
-def train_and_evaluate(spec, run_dir: str | Path) -> dict:
+def train_and_evaluate(spec, run_dir: str | Path, evaluate: bool = True) -> dict:
     """Train the run described by ``spec`` (a grid RunSpec) in ``run_dir``, resuming from its
     saved state if there is one, then evaluate the kept checkpoint. Returns the result
     (status ok / not_learning / nan_loss, metrics, counts, timings). The stages:
     :func:`run_texts`, :func:`training_pairs`, :func:`train_loop` (with :func:`periodic_evaluator`
-    as its check), :func:`evaluate_checkpoint`."""
+    as its check), :func:`evaluate_checkpoint` (left out with ``evaluate=False``: the bench,
+    which times the training alone)."""
     from .datasets import ProcessedData
     from .provenance import TRAINER_VERSION
 
@@ -635,7 +636,7 @@ def train_and_evaluate(spec, run_dir: str | Path) -> dict:
     }
     if "noisy" in pairs.frame:
         result["noisy_pairs"] = int(pairs.frame["noisy"].sum())
-    if result["status"] == "nan_loss" or state["best_step"] is None:
+    if result["status"] == "nan_loss" or state["best_step"] is None or not evaluate:
         result.update(n_params=count_nonembedding_params(model), n_params_paper_code=count_params_as_paper_code(model))
         return result
     best = DualEncoder.load(run_dir / "best", device)
