@@ -250,6 +250,8 @@ class Widths:
     eval_query: float
     eval_passage: float
     source: str
+    check_queries: int  # what a periodic check encodes: its pairs' queries, and their positives
+    check_passages: int  # with its sub-pool of negatives (drscaling.train.periodic_evaluator)
 
 
 def widths(profile, data=None, n_train: int | None = None) -> Widths:
@@ -261,7 +263,7 @@ def widths(profile, data=None, n_train: int | None = None) -> Widths:
     cfg = profile.training
     if data is None:
         return Widths(cfg.max_query_length, cfg.max_passage_length, cfg.max_query_length, cfg.max_passage_length,
-                      "the maximum lengths (data not prepared)")
+                      "the maximum lengths (data not prepared)", cfg.eval_pairs, cfg.eval_pairs + cfg.eval_pool)
     from .train import run_texts
 
     texts = run_texts(data, {}, cfg)
@@ -270,8 +272,10 @@ def widths(profile, data=None, n_train: int | None = None) -> Widths:
     p = texts.passages.lengths[[texts.corpus_row[x] for x in pairs["pid"]]]
     query_w, passage_w = padded_widths(q, p, texts.passages.lengths[data.negative_pool], cfg.batch_size, cfg.negatives)
     eval_rows = data.all_queries.index[data.all_queries["split"].isin(["test", "validation"])].to_numpy()
+    checked = data.qrels(cfg.select_on).head(cfg.eval_pairs)  # positives are never in the negative pool
     return Widths(round(query_w), round(passage_w), float(texts.queries.lengths[eval_rows].mean()),
-                  float(texts.passages.lengths.mean()), "the prepared data's human pairs")
+                  float(texts.passages.lengths.mean()), "the prepared data's human pairs", len(checked),
+                  int(checked["pid"].nunique()) + min(cfg.eval_pool, len(data.negative_pool)))
 
 
 def padded_widths(query_lengths, positive_lengths, pool_lengths, batch_size: int, negatives: int) -> tuple[float, float]:
@@ -310,8 +314,8 @@ def _shape_of(model: dict, vocab_size: int) -> tuple[int, int, int | None, int] 
 
 def cpu_run_seconds(spec, w: Widths, eval_texts: tuple[int, int] | None, vocab_size: int) -> dict:
     """This machine's seconds for one run, from measured step and forward times (drscaling.step_times):
-    the training steps, the periodic checks (``eval_pairs`` queries and ``eval_pool`` passages
-    encoded) and the final evaluation (every corpus passage and every evaluated query encoded).
+    the training steps, the periodic checks (their queries, and their positives with a sub-pool
+    of negatives, encoded) and the final evaluation (every corpus passage and every evaluated query encoded).
     ``timed`` is False where the step would be too slow to time (then: its FLOPs at the
     measured fp32 peak, a lower bound)."""
     import os
@@ -345,7 +349,7 @@ def cpu_run_seconds(spec, w: Widths, eval_texts: tuple[int, int] | None, vocab_s
         fwd_q = encode_forward_flops([round(w.eval_query)], layers, hidden, intermediate) / peak
         fwd_p = encode_forward_flops([round(w.eval_passage)], layers, hidden, intermediate) / peak
     n_checks = math.ceil(t.steps / t.eval_every)
-    checks = n_checks * (t.eval_pairs * fwd_q + t.eval_pool * fwd_p)
+    checks = n_checks * (w.check_queries * fwd_q + w.check_passages * fwd_p)
     evaluation = None if eval_texts is None else eval_texts[0] * fwd_p + eval_texts[1] * fwd_q
     return {"train": t.steps * step, "checks": checks, "evaluation": evaluation, "timed": timed,
             "step_seconds": step, "precision": precision}
