@@ -258,8 +258,6 @@ def widths(profile, data=None, n_train: int | None = None) -> Widths:
     """The widths of the profile's human pairs, from the prepared data (its tokenised texts,
     cached for the runs anyway), the batches of one epoch over the largest D, and shared
     negatives drawn from the pool; the maximum lengths where the data is not prepared."""
-    import numpy as np
-
     cfg = profile.training
     if data is None:
         return Widths(cfg.max_query_length, cfg.max_passage_length, cfg.max_query_length, cfg.max_passage_length,
@@ -399,10 +397,10 @@ def makespan(runs: list, seconds: dict[str, float], workers: int) -> float:
     (drscaling.grid.execute.run_grid): the pretraining runs first, then the rest; within each
     stage, with several workers, the costliest first (``run_cost``), each run to the first free
     worker."""
-    from .grid.execute import _stages, run_cost
+    from .grid.execute import run_cost, run_stages
 
     total = 0.0
-    for stage in _stages(list(runs)):
+    for stage in run_stages(list(runs)):
         if workers > 1 and len(stage) > 1:
             stage = sorted(stage, key=lambda p: -run_cost(p.spec))
             free = [0.0] * workers

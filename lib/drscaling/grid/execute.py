@@ -218,7 +218,7 @@ def run_grid(profile: Profile, planned: Iterable[PlannedRun | RunSpec], executor
     for p in items:  # a folder holding another spec stops everything before anything runs
         check_spec_file(p.spec, root / p.run_id)
     records = {}
-    for stage in _stages(items):  # the pretraining runs first: the others start from them
+    for stage in run_stages(items):  # the pretraining runs first: the others start from them
         if executor == "local":
             done = _run_local(stage, root, run_fn, progress, profile.grid.workers, estimates)
         else:
@@ -229,7 +229,7 @@ def run_grid(profile: Profile, planned: Iterable[PlannedRun | RunSpec], executor
     return [records[p.run_id] for p in items]
 
 
-def _stages(items: list[PlannedRun]) -> list[list[PlannedRun]]:
+def run_stages(items: list[PlannedRun]) -> list[list[PlannedRun]]:
     """The plan in two stages: the runs others start from (init), then the rest."""
     inits = {init_run(p.spec) for p in items}
     first = [p for p in items if p.run_id in inits]
