@@ -9,7 +9,7 @@ import pytest
 from drscaling import estimate, step_times
 from drscaling.config import load_profile
 from drscaling.grid import PlannedRun, RunSpec
-from drscaling.grid.execute import _Progress, run_cost
+from drscaling.grid.execute import GridProgress, run_cost
 
 KEY = "k" * 64
 
@@ -36,13 +36,24 @@ def test_makespan_worked_by_hand():
 
 
 def test_progress_eta_counts_the_runs_left():
-    bar = _Progress(3, "runs", False, {"a": 60.0, "b": 60.0, "c": 120.0}, 2, ["a", "b", "c"])
+    bar = GridProgress(3, "runs", False, {"a": 60.0, "b": 60.0, "c": 120.0}, 2, ["a", "b", "c"])
     assert bar.eta_seconds() == pytest.approx(120)  # 240 s of runs on 2 workers
     bar.done({"run_id": "c", "status": "ok"})
     assert bar.eta_seconds() == pytest.approx(60) and bar._postfix()["left"] == 2
     bar.done({"run_id": "a", "status": "ok"})
     assert bar.eta_seconds() == pytest.approx(60)  # one run left: its own time, not half of it
-    assert _Progress(1, "runs", False).eta_seconds() is None  # no estimate: no ETA
+    assert GridProgress(1, "runs", False).eta_seconds() is None  # no estimate: no ETA
+    line = bar.line({"run_id": "a", "status": "ok", "wall_seconds": 61.2})
+    assert line.startswith("[2/3] ok a (61 s); 1 left, ETA ") and "(1 min)" in line
+
+
+def test_progress_prints_a_line_per_finished_run(capsys):
+    bar = GridProgress(2, "runs", True, {"a": 60.0, "b": 30.0}, 1, ["a", "b"])
+    bar.done({"run_id": "a", "status": "ok", "wall_seconds": 50.0})
+    bar.done({"run_id": "b", "status": "ok", "skipped": True})  # done before this call: no line
+    bar.close()
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("[")]
+    assert len(lines) == 1 and lines[0].startswith("[1/2] ok a (50 s); 1 left, ETA ")
 
 
 def test_cache_measures_once_per_key_and_machine(monkeypatch):

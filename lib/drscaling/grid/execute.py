@@ -139,12 +139,14 @@ def execute_run(spec: RunSpec, runs_dir: Path, run_fn: RunFn | None = None, swee
 
 # ---------------------------------------------------------------- executors
 
-class _Progress:
+class GridProgress:
     """One tqdm bar over the runs; postfix: the current (or last finished) run and the counts
     so far: ok, failed, skipped, and the trainer's other outcomes (not_learning, nan_loss).
     With ``estimates`` (run id -> estimated seconds on this machine, drscaling.estimate): the
     runs left and an ETA, the estimated seconds of the runs not yet finished over ``workers``
-    (at least the longest of them), updated as runs finish."""
+    (at least the longest of them), updated as runs finish. Each run that finishes in this call
+    also prints one line (done, left, ETA): in a notebook run by papermill the bar is a widget
+    that the terminal of ``make reproduce`` never sees, but printed lines reach it."""
 
     def __init__(self, total: int, desc: str, enabled: bool, estimates: dict[str, float] | None = None,
                  workers: int = 1, run_ids: Iterable[str] = ()):
@@ -155,6 +157,7 @@ class _Progress:
         self.estimates, self.workers = estimates, max(1, workers)
         self.left = set(run_ids)
         self.last = ""
+        self.enabled, self.total, self.finished, self.started = enabled, total, 0, time.time()
 
     def eta_seconds(self) -> float | None:
         """Estimated seconds until the runs left are done; None without estimates."""
@@ -180,8 +183,22 @@ class _Progress:
         self.counts[key] = self.counts.get(key, 0) + 1
         self.left.discard(record["run_id"])
         self.last = record["run_id"]
+        self.finished += 1
         self.bar.set_postfix(self._postfix())
         self.bar.update(1)
+        if self.enabled and not record.get("skipped"):
+            print(self.line(record), flush=True)
+
+    def line(self, record: dict) -> str:
+        """``[12/90] ok human-L1-H64-D80000-s0-... (412 s); 78 left, ETA 05:41 (62 min), 31 min so far``"""
+        text = f"[{self.finished}/{self.total}] {record['status']} {record['run_id']}"
+        if record.get("wall_seconds") is not None:
+            text += f" ({record['wall_seconds']:.0f} s)"
+        eta = self.eta_seconds()
+        if eta is not None:
+            text += (f"; {len(self.left)} left, ETA {time.strftime('%H:%M', time.localtime(time.time() + eta))} "
+                     f"({eta / 60:.0f} min)")
+        return text + f", {(time.time() - self.started) / 60:.0f} min so far"
 
     def close(self):
         self.bar.close()
@@ -218,14 +235,22 @@ def run_grid(profile: Profile, planned: Iterable[PlannedRun | RunSpec], executor
     for p in items:  # a folder holding another spec stops everything before anything runs
         check_spec_file(p.spec, root / p.run_id)
     records = {}
-    for stage in run_stages(items):  # the pretraining runs first: the others start from them
-        if executor == "local":
-            done = _run_local(stage, root, run_fn, progress, profile.grid.workers, estimates)
-        else:
-            done = _run_ray(stage, root, run_fn, ray_address or profile.grid.ray_address,
-                            profile.grid.gpus_per_run if gpus_per_run is None else gpus_per_run,
-                            cpus_per_run, progress, max_retries, estimates)
-        records.update((r["run_id"], r) for r in done)
+    workers = profile.grid.workers if executor == "local" else 1
+    desc = "runs (ray)" if executor == "ray" else f"runs ({workers} workers)" if workers > 1 else "runs"
+    # one bar over both stages, so that its ETA counts the runs of the second stage too
+    bar = GridProgress(len(items), desc, progress, estimates, workers,
+                       [p.run_id for p in items if not is_done(root / p.run_id)])
+    try:
+        for stage in run_stages(items):  # the pretraining runs first: the others start from them
+            if executor == "local":
+                done = _run_local(stage, root, run_fn, bar, workers)
+            else:
+                done = _run_ray(stage, root, run_fn, ray_address or profile.grid.ray_address,
+                                profile.grid.gpus_per_run if gpus_per_run is None else gpus_per_run,
+                                cpus_per_run, bar, max_retries)
+            records.update((r["run_id"], r) for r in done)
+    finally:
+        bar.close()
     return [records[p.run_id] for p in items]
 
 
@@ -237,21 +262,16 @@ def run_stages(items: list[PlannedRun]) -> list[list[PlannedRun]]:
     return [stage for stage in (first, rest) if stage]
 
 
-def _run_local(items: list[PlannedRun], root: Path, run_fn, progress: bool, workers: int = 1,
-               estimates: dict[str, float] | None = None) -> list[dict]:
+def _run_local(items: list[PlannedRun], root: Path, run_fn, bar: GridProgress, workers: int = 1) -> list[dict]:
     pending = [p for p in items if not is_done(root / p.run_id)]
     if workers > 1 and len(pending) > 1:
-        return _run_local_parallel(items, pending, root, run_fn, progress, workers, estimates)
-    bar = _Progress(len(items), "runs", progress, estimates, 1, [p.run_id for p in pending])
+        return _run_local_parallel(items, pending, root, run_fn, bar, workers)
     records = []
-    try:
-        for p in items:
-            bar.current(p.run_id)
-            record = execute_run(p.spec, root, run_fn=run_fn, sweeps=p.sweeps)
-            records.append(record)
-            bar.done(record)
-    finally:
-        bar.close()
+    for p in items:
+        bar.current(p.run_id)
+        record = execute_run(p.spec, root, run_fn=run_fn, sweeps=p.sweeps)
+        records.append(record)
+        bar.done(record)
     return records
 
 
@@ -279,8 +299,7 @@ def _worker_init(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _run_local_parallel(items, pending, root: Path, run_fn, progress: bool, workers: int,
-                        estimates: dict[str, float] | None = None) -> list[dict]:
+def _run_local_parallel(items, pending, root: Path, run_fn, bar: GridProgress, workers: int) -> list[dict]:
     """``workers`` processes, each running one pending run at a time, the costliest first (so
     that no long run starts last). A worker that dies takes its run down as failed."""
     import concurrent.futures as cf
@@ -288,7 +307,6 @@ def _run_local_parallel(items, pending, root: Path, run_fn, progress: bool, work
 
     waiting = {p.run_id for p in pending}
     records = {p.run_id: _skipped(root / p.run_id) for p in items if p.run_id not in waiting}
-    bar = _Progress(len(items), f"runs ({workers} workers)", progress, estimates, workers, waiting)
     for r in records.values():
         bar.done(r)
     order = sorted(pending, key=lambda p: -run_cost(p.spec))
@@ -312,8 +330,6 @@ def _run_local_parallel(items, pending, root: Path, run_fn, progress: bool, work
         for proc in list(getattr(pool, "_processes", {}).values()):  # interrupted: stop the runs
             proc.terminate()
         raise
-    finally:
-        bar.close()
     pool.shutdown(wait=True)
     return [records[p.run_id] for p in items]
 
@@ -335,8 +351,8 @@ def _driver_failure(p: PlannedRun, root: Path, exc: BaseException,
     return {**record, "skipped": False, "run_dir": str(run_dir)}
 
 
-def _run_ray(items, root: Path, run_fn, address, gpus_per_run, cpus_per_run, progress, max_retries,
-             estimates: dict[str, float] | None = None) -> list[dict]:
+def _run_ray(items, root: Path, run_fn, address, gpus_per_run, cpus_per_run, bar: GridProgress,
+             max_retries) -> list[dict]:
     records: dict[str, dict] = {}
     pending = []
     for p in items:  # finished runs get no task
@@ -344,11 +360,9 @@ def _run_ray(items, root: Path, run_fn, address, gpus_per_run, cpus_per_run, pro
             records[p.run_id] = _skipped(root / p.run_id)
         else:
             pending.append(p)
-    bar = _Progress(len(items), "runs (ray)", progress, estimates, 1, [p.run_id for p in pending])
     for r in records.values():
         bar.done(r)
     if not pending:
-        bar.close()
         return [records[p.run_id] for p in items]
 
     import ray
@@ -399,7 +413,6 @@ def _run_ray(items, root: Path, run_fn, address, gpus_per_run, cpus_per_run, pro
                 pass
         raise
     finally:
-        bar.close()
         if started_here:
             ray.shutdown()
     return [records[p.run_id] for p in items]
