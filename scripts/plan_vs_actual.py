@@ -33,7 +33,7 @@ def notebook_seconds(outputs: Path) -> dict[str, float]:
     return out
 
 
-def compare(estimate: dict, outputs: Path) -> dict:
+def compare(estimate: dict, outputs: Path, started_after: str | None = None) -> dict:
     actual_nb = notebook_seconds(outputs)
     notebooks = {}
     for name, est in estimate["notebooks"].items():
@@ -49,8 +49,10 @@ def compare(estimate: dict, outputs: Path) -> dict:
         if not result.is_file():
             continue
         r = json.loads(result.read_text())
+        if started_after and (r.get("started") or "") <= started_after:
+            continue
         parts = estimate.get("per_run_parts", {}).get(run_id, {})
-        runs.append({"run_id": run_id, "estimated_s": seconds, "wall_s": r["wall_seconds"],
+        runs.append({"run_id": run_id, "started": r.get("started"), "estimated_s": seconds, "wall_s": r["wall_seconds"],
                      "estimated_train_s": (parts.get("train") or 0) + (parts.get("checks") or 0),
                      "train_s": r["result"].get("train_seconds"),
                      "estimated_eval_s": parts.get("evaluation"), "eval_s": r["result"].get("eval_seconds")})
@@ -61,7 +63,9 @@ def compare(estimate: dict, outputs: Path) -> dict:
         "notebooks": notebooks, "all_notebooks_actual_s": round(sum(actual_nb.values()), 1),
         "training_notebooks": {"estimated_s": round(est_total, 1), "actual_s": round(act_total, 1),
                                "error": round(est_total / act_total - 1, 3) if act_total else None},
-        "runs_compared": len(runs),
+        "runs_compared": len(runs), "runs_started_after": started_after,
+        "runs_estimated_s": round(sum(r["estimated_s"] for r in runs), 1),
+        "runs_actual_s": round(sum(r["wall_s"] for r in runs), 1),
         "run_ratio_estimated_over_actual": {"median": float(np.median(ratio)), "min": float(ratio.min()),
                                             "max": float(ratio.max())} if len(ratio) else None,
         "train_ratio_estimated_over_actual": {"median": float(np.median(train_ratio)), "min": float(train_ratio.min()),
@@ -76,10 +80,12 @@ def main() -> None:
     parser.add_argument("--outputs", type=Path, help="the profile's outputs folder (default: outputs/<profile>)")
     parser.add_argument("--estimate", type=Path, help="the estimate (default: <outputs>/wall_estimate.json)")
     parser.add_argument("--json", type=Path, help="also write the comparison here")
+    parser.add_argument("--started-after", help="compare only the runs that started after this ISO time "
+                                                "(e.g. leave out runs that had other work beside them)")
     args = parser.parse_args()
     outputs = args.outputs or paths.outputs_dir(args.profile)
     estimate = json.loads((args.estimate or outputs / "wall_estimate.json").read_text())
-    report = compare(estimate, outputs)
+    report = compare(estimate, outputs, args.started_after)
     if args.json:
         write_json(args.json, report)
     summary = {k: v for k, v in report.items() if k != "runs"}
