@@ -24,6 +24,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from dataclasses import asdict
 from types import SimpleNamespace
 
@@ -168,7 +169,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3, help="measurements per trainer and precision (median)")
     args = parser.parse_args()
-    from drscaling.train import cpu_has_bf16
+    from drscaling.train import cpu_has_bf16, training_precision
 
     torch.set_num_threads(args.threads or os.cpu_count())
     profile = load_profile(args.profile)
@@ -192,7 +193,9 @@ def main() -> None:
                                 for side in ("sentence_transformers", "ours")}}
         for precision in precisions
     }
-    our_precision = "bf16" if profile.training.cpu_bf16 and cpu_has_bf16() else "fp32"
+    with warnings.catch_warnings():  # the fp32 fallback's warning: the report says it
+        warnings.simplefilter("ignore")
+        our_precision = training_precision(profile.training, torch.device("cpu"))
     ours_rate, st = rate["ours", our_precision], rate["sentence_transformers", "fp32"]
     threads = torch.get_num_threads()
     report = {

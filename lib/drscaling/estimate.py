@@ -254,7 +254,7 @@ class Widths:
     check_passages: int  # with its sub-pool of negatives (drscaling.train.periodic_evaluator)
 
 
-def widths(profile, data=None, n_train: int | None = None) -> Widths:
+def widths(profile, data=None) -> Widths:
     """The widths of the profile's human pairs, from the prepared data (its tokenised texts,
     cached for the runs anyway), the batches of one epoch over the largest D, and shared
     negatives drawn from the pool; the maximum lengths where the data is not prepared."""
@@ -265,7 +265,7 @@ def widths(profile, data=None, n_train: int | None = None) -> Widths:
     from .train import run_texts
 
     texts = run_texts(data, {}, cfg)
-    pairs = data.subset(n_train or max(profile.data.subset_sizes))
+    pairs = data.subset(max(profile.data.subset_sizes))
     q = texts.queries.lengths[[texts.query_row[x] for x in pairs["qid"]]]
     p = texts.passages.lengths[[texts.corpus_row[x] for x in pairs["pid"]]]
     query_w, passage_w = padded_widths(q, p, texts.passages.lengths[data.negative_pool], cfg.batch_size, cfg.negatives)
@@ -317,11 +317,14 @@ def cpu_run_seconds(spec, w: Widths, eval_texts: tuple[int, int] | None, vocab_s
     ``timed`` is False where the step would be too slow to time (then: its FLOPs at the
     measured fp32 peak, a lower bound)."""
     import os
+    import warnings
+
+    import torch
 
     from . import step_times
     from .config import TrainingConfig
     from .flops import encode_forward_flops, train_step_flops
-    from .train import cpu_has_bf16
+    from .train import training_precision
 
     t = TrainingConfig(**spec.training)
     shape = _shape_of(spec.model, vocab_size)
@@ -329,7 +332,9 @@ def cpu_run_seconds(spec, w: Widths, eval_texts: tuple[int, int] | None, vocab_s
         return {"train": None, "checks": None, "evaluation": None, "timed": False}
     layers, hidden, intermediate, vocab = shape
     threads = t.threads or os.cpu_count() or 1
-    precision = "bf16" if t.cpu_bf16 and cpu_has_bf16() else "fp32"
+    with warnings.catch_warnings():  # the fp32 fallback's warning, once a run, says nothing new here
+        warnings.simplefilter("ignore")
+        precision = training_precision(t, torch.device("cpu"))
     passages = t.batch_size + t.negatives
     scored = passages if t.in_batch_negatives else t.negatives
     flops = train_step_flops(layers, hidden, t.batch_size, w.train_query, passages, w.train_passage, intermediate,
@@ -397,14 +402,14 @@ def run_overhead_seconds(profile, data, w: Widths, eval_texts: tuple[int, int]) 
 def makespan(runs: list, seconds: dict[str, float], workers: int) -> float:
     """Wall seconds of running ``runs`` (PlannedRun) as the local executor does
     (drscaling.grid.execute.run_grid): the pretraining runs first, then the rest; within each
-    stage, with several workers, the costliest first (``run_cost``), each run to the first free
+    stage, with several workers, in the executor's ``launch_order``, each run to the first free
     worker."""
-    from .grid.execute import run_cost, run_stages
+    from .grid.execute import launch_order, run_stages
 
     total = 0.0
     for stage in run_stages(list(runs)):
         if workers > 1 and len(stage) > 1:
-            stage = sorted(stage, key=lambda p: -run_cost(p.spec))
+            stage = launch_order(stage)
             free = [0.0] * workers
             for p in stage:
                 i = free.index(min(free))

@@ -287,6 +287,12 @@ def run_cost(spec: RunSpec) -> float:
     return steps * float(model.get("layers", 1)) * (1 + hidden / 20 + (hidden / 45) ** 2)
 
 
+def launch_order(pending: list[PlannedRun]) -> list[PlannedRun]:
+    """The order in which the parallel executor starts runs: the costliest first (so that no
+    long run starts last); drscaling.estimate follows it."""
+    return sorted(pending, key=lambda p: -run_cost(p.spec))
+
+
 def _worker_init(parent_pid: int) -> None:
     """In each worker: die with the process that started it. A killed study (make and its
     notebook's kernel killed) must not leave workers training on, into the folders of the runs
@@ -309,7 +315,7 @@ def _run_local_parallel(items, pending, root: Path, run_fn, bar: GridProgress, w
     records = {p.run_id: _skipped(root / p.run_id) for p in items if p.run_id not in waiting}
     for r in records.values():
         bar.done(r)
-    order = sorted(pending, key=lambda p: -run_cost(p.spec))
+    order = launch_order(pending)
     pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                   initializer=_worker_init, initargs=(os.getpid(),))
     try:
