@@ -1,6 +1,6 @@
 """How much range of D the annotation study's per-method laws need (issue 11), without training.
 
-Two measurements behind `configs/cpu.yaml`'s `annotation_n_train` (docs/cpu-profile-design.md,
+Two measurements behind `configs/cpu.yaml`'s `annotation_n_train` (research/design-log.md,
 "The annotation study from 625 pairs"):
 
 - ``refit`` (default): each method's data-size law refitted on the runs of one profile's
@@ -11,8 +11,8 @@ Two measurements behind `configs/cpu.yaml`'s `annotation_n_train` (docs/cpu-prof
   beta's interval and its quartiles. It says what a third draw or a wider range would buy
   before paying for the runs.
 
-    DRSCALING_OUTPUTS=/work/repro/outputs python scripts/annotation_range.py --profile cpu
-    DRSCALING_OUTPUTS=/work/repro/outputs python scripts/annotation_range.py --profile cpu --simulate --fit-from 2500
+    DRSCALING_OUTPUTS=<a clone>/outputs python research/annotation_range.py --profile cpu
+    DRSCALING_OUTPUTS=<a clone>/outputs python research/annotation_range.py --profile cpu --simulate --fit-from 2500
 
 Points are the runs with status ok in ``<outputs>/<profile>/runs`` at the annotation shape, of
 the profile's annotation methods (human runs of the data-size sweep count too: notebook 04 uses

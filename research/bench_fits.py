@@ -16,7 +16,7 @@ Modes (``--modes``, comma-separated), the bootstrap's ``refit`` option:
 - ``grid``: each resample refitted from the full grid of starts, as a fresh fit would be
   (the reference that ``warm`` must agree with; about 20 times slower).
 
-    python scripts/bench_fits.py [--n-bootstrap 1000] [--modes warm[,grid]] [--skip-annotation]
+    python research/bench_fits.py [--n-bootstrap 1000] [--modes warm[,grid]] [--skip-annotation]
 
 With a library whose ``bootstrap`` has no ``refit`` option (an older checkout put first on
 PYTHONPATH), the one mode run is that library's own bootstrap, recorded as ``library``.

@@ -2,7 +2,7 @@
 profile's prepared data: the same model, batches and optimiser as ``train_seq2seq``, timed
 over ``--steps`` steps after ``--warmup`` untimed ones, for each passage length asked.
 
-    python scripts/bench_generator.py --profile cpu [--lengths 64 128] [--threads 1] [--steps 10]
+    python research/bench_generator.py --profile cpu [--lengths 64 128] [--threads 1] [--steps 10]
 
 Prints one JSON line per length: median and quartiles of the step time, and the minutes the
 configured number of training steps would take at that rate.

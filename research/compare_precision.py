@@ -4,7 +4,7 @@ run-to-run difference that one seed per point leaves in the study, for scale). P
 writes outputs/precision/<profile>/precision.json. Runs live in outputs/precision/<profile>/runs/
 and are skipped when done, so an interrupted comparison resumes.
 
-    python scripts/compare_precision.py [--profile cpu] [--runs L1-H64:10000 L2-H128:80000]
+    python research/compare_precision.py [--profile cpu] [--runs L1-H64:10000 L2-H128:80000]
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ the joint grid. Notebook 05 fits every point of a sweep; this script asks what t
 with fewer seeds or without the points the planning guard refuses, from the same results.csv,
 without training anything.
 
-    DRSCALING_OUTPUTS=/work/repro4/main/outputs python scripts/law_variants.py --profile cpu
+    DRSCALING_OUTPUTS=<a clone>/outputs python research/law_variants.py --profile cpu
 
 Variants: all points (notebook 05's fits); seeds 0 and 1 only (the design before four draws of the
 small shapes); the joint grid without L1-H8 at D = 5k (inside the 1-nat margin of chance), and

@@ -8,8 +8,8 @@ profile's training settings with the overrides below; runs live in
 repeated invocation resumes. The summary (every run's curve of periodic checks, its result and
 the per-group analyses) goes to ``outputs/pilots/<profile>/pilots.json``; tables are printed.
 
-    python scripts/pilot_cpu_design.py [--groups data check_size seeds curves curves_large curves_lr]
-    python scripts/pilot_cpu_design.py --summary-only     # tables from the runs already done
+    python research/pilot_cpu_design.py [--groups data check_size seeds curves curves_large curves_lr]
+    python research/pilot_cpu_design.py --summary-only     # tables from the runs already done
 
 Groups (the profile's training settings, cpu_bf16 as the profile (fp32 on a CPU without bf16
 instructions), lr 2e-3 with 80 warmup steps (a tenth of short runs) and linear decay, one thread,

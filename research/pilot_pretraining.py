@@ -17,7 +17,7 @@ CLL, where its best check lies, and the data-size law fitted to the L1-H64 point
 without the largest D, next to the same law on the from-scratch runs given by --scratch (a
 results.csv of the cpu profile).
 
-    python scripts/pilot_pretraining.py [--groups h64 h16] [--summary-only]
+    python research/pilot_pretraining.py [--groups h64 h16] [--summary-only]
         [--scratch outputs/cpu/results.csv]
 """
 

@@ -45,16 +45,16 @@ Runs live in ``outputs/pilots/pretrain_draws/runs/<run_id>/`` and are skipped wh
 the two groups in two processes to use both cores. The summary prints each draw's pretraining
 and fine-tuned test CLL and, per group, the fine-tuned mean, standard deviation and range.
 
-    python scripts/pilot_pretraining_draws.py --groups current   # and, beside it, --groups long
-    python scripts/pilot_pretraining_draws.py --groups last      # and, beside it, --groups current32 last32
-    python scripts/pilot_pretraining_draws.py --groups scratch16 scratch32   # and, beside it, --groups scratch24
-    python scripts/pilot_pretraining_draws.py --groups prelr16   # and, beside it, --groups prelr32
-    python scripts/pilot_pretraining_draws.py --groups bert16 bertpre16 bert24   # and, beside it, --groups bert32 bertpre32
-    python scripts/pilot_pretraining_draws.py --summary-only
-    python scripts/pilot_pretraining_draws.py --summary-only --law current8 current16 current24 current32 \
+    python research/pilot_pretraining_draws.py --groups current   # and, beside it, --groups long
+    python research/pilot_pretraining_draws.py --groups last      # and, beside it, --groups current32 last32
+    python research/pilot_pretraining_draws.py --groups scratch16 scratch32   # and, beside it, --groups scratch24
+    python research/pilot_pretraining_draws.py --groups prelr16   # and, beside it, --groups prelr32
+    python research/pilot_pretraining_draws.py --groups bert16 bertpre16 bert24   # and, beside it, --groups bert32 bertpre32
+    python research/pilot_pretraining_draws.py --summary-only
+    python research/pilot_pretraining_draws.py --summary-only --law current8 current16 current24 current32 \
         --law bertpre8 bertpre16 bertpre24 bertpre32   # the model-size law at 20k of either init
-    python scripts/pilot_pretraining_draws.py --groups xavier128_40k   # and, beside it:
-    python scripts/pilot_pretraining_draws.py --groups xavier8_5k xavier8_10k xavier8_40k xavier16_40k \
+    python research/pilot_pretraining_draws.py --groups xavier128_40k   # and, beside it:
+    python research/pilot_pretraining_draws.py --groups xavier8_5k xavier8_10k xavier8_40k xavier16_40k \
         xavier24_40k xavier32_40k xavier64_40k
 """
 
@@ -65,7 +65,7 @@ import json
 import statistics
 from dataclasses import dataclass
 
-from pilot_pretraining import make_spec  # the pilots' run spec (scripts/ is on the path of a script run)
+from pilot_pretraining import make_spec  # the pilots' run spec (a script's own folder, research/, is on its import path)
 
 from drscaling import paths
 from drscaling.config import load_profile

@@ -20,11 +20,11 @@ Runs live in ``outputs/pilots/regularise/runs/<run_id>/`` and are skipped when d
 invocations with different --variants to use both cores. The summary prints every run's test
 CLL and best check, and per variant the gain in log CLL per doubling of D.
 
-    python scripts/pilot_regularisation.py --variants base drop3 --d 5000 20000
-    python scripts/pilot_regularisation.py --variants lr05 --hidden 16 --d 40000 \
+    python research/pilot_regularisation.py --variants base drop3 --d 5000 20000
+    python research/pilot_regularisation.py --variants lr05 --hidden 16 --d 40000 \
         --init <a cpu run's runs/ict-L1-H16-D18000-s0-...>
-    python scripts/pilot_regularisation.py --variants lr1 --hidden 32 --d 40000 --seeds 0 1 --init ...
-    python scripts/pilot_regularisation.py --summary-only
+    python research/pilot_regularisation.py --variants lr1 --hidden 32 --d 40000 --seeds 0 1 --init ...
+    python research/pilot_regularisation.py --summary-only
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def main() -> None:
         link = ROOT / init.name  # train.build_model reads the init beside the run
         if not link.exists():
             if not (init / "best").is_dir():
-                raise SystemExit(f"{init}: no kept checkpoint (for L1-H64 run scripts/pilot_pretraining.py --groups h64)")
+                raise SystemExit(f"{init}: no kept checkpoint (for L1-H64 run research/pilot_pretraining.py --groups h64)")
             link.symlink_to(init.resolve(), target_is_directory=True)
         for name, d, seed in [(n, d, s) for n in args.variants for d in args.d for s in args.seeds]:
             spec = make_spec(profile, key, args.hidden, "human", d, init=init.name, seed=seed, **VARIANTS[name])

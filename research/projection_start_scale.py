@@ -1,15 +1,16 @@
 """How wide a new model's scores are before any training, by projection init and width
-(docs/cpu-profile-design.md, "The projection's scale at the start").
+(research/design-log.md, "The projection's scale at the start").
 
 Random token ids (64 queries of 20 tokens, 64 passages of 60), each query's positive the passage
 of its row; for L1-H8..H128 and seeds 0-3, the standard deviation of the query-centred scores
 (the per-query constant cancels in the softmax) and the in-batch loss against chance, log 64.
 
-    python scripts/projection_start_scale.py
+    python research/projection_start_scale.py
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import statistics
 
@@ -21,6 +22,7 @@ KINDS = ("torch", "bert", "xavier")
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     torch.set_num_threads(1)
     gen = torch.Generator().manual_seed(0)
     queries, passages = torch.randint(5, 8192, (64, 20), generator=gen), torch.randint(5, 8192, (64, 60), generator=gen)
