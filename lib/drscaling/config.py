@@ -119,7 +119,7 @@ class TrainingConfig:
     select_on: str = "validation"  # validation | test (the paper kept the best on test)
     # Which checkpoint the run keeps: its best check, or its last (for a pretraining, a starting
     # point rather than a point of a law: fine-tuned from its last check, L1-H32 came out 0.07
-    # lower on average over 4 draws; docs/cpu-profile-design.md, "Which checkpoint a pretraining keeps").
+    # lower on average over 4 draws; research/design-log.md, "Which checkpoint a pretraining keeps").
     keep: str = "best"  # best | last
     # How a new model's H -> 768 projection starts: "torch" (nn.Linear's own: uniform in
     # +-1/sqrt(H), as the paper's code) or "bert" (normal with BERT's initializer_range, 0.02, and
