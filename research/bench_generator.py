@@ -1,4 +1,7 @@
-"""Seconds per training step of the local query generator (drscaling.query_generator) on a
+"""Does training the local query generator fit the cpu profile? (It did not: 0.68-1.14 s a step,
+so the cpu-annotation profile trains it; research/design-log.md, "The learning rate per shape".)
+
+Seconds per training step of the local query generator (drscaling.query_generator) on a
 profile's prepared data: the same model, batches and optimiser as ``train_seq2seq``, timed
 over ``--steps`` steps after ``--warmup`` untimed ones, for each passage length asked.
 
