@@ -76,7 +76,7 @@ grid.plan_table(prof, planned)
 # runs.
 
 # %%
-from drscaling.estimate import format_machine_estimate, machine_estimate
+from drscaling.wall_estimate import format_machine_estimate, machine_estimate
 
 wall_estimate = machine_estimate(prof, data)
 print(format_machine_estimate(wall_estimate) if wall_estimate else

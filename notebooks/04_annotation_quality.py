@@ -5,7 +5,7 @@
 # ways and compared their data-size laws $L(D) = (B/D)^{\beta} + \delta$. Here the same: the profile's
 # data-size shape, trained with the same settings at the same D for every method, evaluated on
 # the **same human-annotated test pairs** (test CLL, notebook 03's metric). The methods
-# (`drscaling.annotate`):
+# (`drscaling.annotation.methods`; the study itself is `drscaling.annotation.study`):
 #
 # | method | query | positive |
 # |---|---|---|
@@ -35,13 +35,11 @@ executor = None      # None: the profile's grid.executor ("local" or "ray")
 ray_address = None   # an existing Ray cluster ("auto", "ray://host:10001"); None: start one
 
 # %%
-import math
-
-import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from drscaling import annotate, annotation_study, grid, query_generator
+from drscaling import grid
+from drscaling.annotation.study import no_study_record, plan_study
 from drscaling.config import load_profile
 from drscaling.datasets import ProcessedData
 from drscaling.fileio import save_table, write_json
@@ -49,29 +47,20 @@ from drscaling.plots import plot_annotation_laws, plot_noise_trend, save_figure
 
 prof = load_profile(profile)
 data = ProcessedData(prof.processed_dir)
-planned_all = grid.plan_grid(prof, data.manifest["key"], sweeps=("annotation",))
-# a profile without an annotation study: say so in annotation.json, and every cell below does
-# nothing, so that the notebooks after this one still run
-study = bool(planned_all)
+# what each method can do here (a generator model must be at hand; D must fit the data), and
+# the study's runs with the pretraining runs they start from (grid.pretraining, if any)
+st = plan_study(prof, data)
+study = st is not None
 if not study:
-    reason = f"{prof.path}: grid.annotation_methods is empty: this profile has no annotation study"
-    write_json(prof.outputs_dir / "annotation.json",
-               {"profile": prof.name, "study": False, "reason": reason, "complete": True, "failed": []})
-    print(f"NO ANNOTATION STUDY. {reason}; annotation.json says so and the cells below do nothing.")
+    # say so in annotation.json; every cell below does nothing, so the notebooks after this one run
+    record = no_study_record(prof)
+    write_json(prof.outputs_dir / "annotation.json", record)
+    print(f"NO ANNOTATION STUDY. {record['reason']}; annotation.json says so and the cells below do nothing.")
 if study:
-    n_train_values = sorted(prof.grid.annotation_n_train)
-    n_passages = len(annotate.training_passages(data))
-    n_human = len(data.train_order)
-
-    # what each method can do here: a generator model must be at hand; D must fit the data
-    methods, skipped = annotation_study.available_methods(planned_all, n_train_values, n_human, n_passages)
-    for label, why in skipped.items():
+    for label, why in st.skipped.items():
         print(f"SKIPPED {label}: {why}")
-    # the study's runs, and the pretraining runs they start from (grid.pretraining, if any)
-    planned = [p for p in planned_all if "annotation" not in p.sweeps or p.spec.annotation_label in methods]
-    print(f"{len(methods)} methods x {len(n_train_values)} sizes D = {n_train_values}: {len(planned)} runs; "
-          f"{n_passages:,} training passages, {n_human:,} human training pairs")
-    display(grid.plan_table(prof, planned))
+    print(st.summary())
+    display(grid.plan_table(prof, st.planned))
 
 # %% [markdown]
 # ## The pairs each method makes
@@ -82,19 +71,10 @@ if study:
 
 # %%
 if study:
-    d_max = max(n_train_values)
-    rows, examples = [], []
-    for label, (method, options) in methods.items():
-        pairs = annotate.stored_pairs(data, method, d_max, seed=prof.grid.seeds[0], options=options)
-        rows.append({"method": label, "pairs": len(pairs), "distinct_passages": pairs["pid"].nunique(),
-                     "query_words": pairs["query"].str.split().str.len().mean(),
-                     "positive_words": pairs["positive"].str.split().str.len().mean(),
-                     "noisy_share": float(pairs["noisy"].mean()) if "noisy" in pairs else 0.0})
-        for _, r in pairs.head(2).iterrows():
-            examples.append({"method": label, "query": r["query"][:120], "positive": r["positive"][:160] + "…"})
-    display(pd.DataFrame(rows).round(3))
+    overview, examples = st.pairs_overview()
+    display(overview.round(3))
     with pd.option_context("display.max_colwidth", 170):
-        display(pd.DataFrame(examples))
+        display(examples)
 
 # %% [markdown]
 # ## The query generator trained here (docT5query's recipe, without a hub)
@@ -121,7 +101,7 @@ if study:
 
 # %%
 if study:
-    generators = query_generator.quality_by_method(data, methods, n=200, seed=seed)
+    generators = st.assess_generators(n=200, seed=seed)
     if not generators:
         print("no method of this profile writes its queries with a generator trained here")
     for label, q in generators.items():
@@ -141,30 +121,21 @@ if study:
 # those); a run that does not learn is stopped and recorded as such (not a data point).
 #
 #
-# Before training, what the runs left will cost on this machine (drscaling.estimate, as in
+# Before training, what the runs left will cost on this machine (drscaling.wall_estimate, as in
 # notebook 02: steps timed here, cached); the progress bar counts the runs left against it.
 
 # %%
 if study:
-    from drscaling.estimate import format_machine_estimate, machine_estimate
+    from drscaling.wall_estimate import format_machine_estimate, machine_estimate
 
     wall_estimate = machine_estimate(prof, data)
     print(format_machine_estimate(wall_estimate) if wall_estimate else
           "a GPU is present: see `make plan` for the GPU estimate (this machine's estimate times CPU steps)")
-    records = grid.run_grid(prof, planned, executor=executor, ray_address=ray_address,
-                            estimates=wall_estimate and wall_estimate["per_run"])
-    study_runs = {p.run_id for p in planned if "annotation" in p.sweeps}  # not the pretraining
-    problems = [r for r in records if r["status"] != "ok"]
-    print(f"{len(records)} runs: {sum(not r.get('skipped') for r in records)} trained now, "
-          f"{sum(bool(r.get('skipped')) for r in records)} were done; {len(problems)} not ok")
-    for r in problems:
-        if r["status"] == "failed":
-            print(f"FAILED {r['run_id']}: {r['error']['type']}: {r['error']['message']}")
-        else:
-            print(f"{r['status'].upper()} {r['run_id']}: stopped after {r['result']['steps']} steps (not a data point)")
+    print("\n".join(st.train(executor=executor, ray_address=ray_address,
+                              estimates=wall_estimate and wall_estimate["per_run"])))
     # a failed run stops the stage here (annotation.json is not written and the next
     # `make reproduce` retries it), unless the profile says allow_missing_runs: true
-    failed = grid.check_failures(records, prof, "the annotation study", prof.outputs_dir / "annotation.json")
+    st.check_failures()
 
 # %% [markdown]
 # ## Results
@@ -174,20 +145,13 @@ if study:
 
 # %%
 if study:
-    results = grid.collect_results(prof, [p for p in planned if "annotation" in p.sweeps])
-    results["annotation"] = pd.Categorical(results["annotation"], categories=list(methods), ordered=True)
-    results = results.sort_values(["annotation", "n_train"]).reset_index(drop=True)
-    results["annotation"] = results["annotation"].astype(str)
-    ok = results[results["status"] == "ok"]
-    cll = ok.pivot_table(index="annotation", columns="n_train", values="cll_test", sort=False)
-    mrr = ok.pivot_table(index="annotation", columns="n_train", values="mrr_at_10", sort=False)
-    print("test CLL"); display(cll.round(3))
-    print("MRR@10"); display(mrr.round(3))
-    COLUMNS = ["run_id", "annotation", "model", "n_params", "n_train", "seed", "cll_test", "cll_validation", "mrr_at_10",
-               "ndcg_at_10", "recall_at_100", "train_passages", "noisy_pairs", "best_step", "train_seconds",
-               "eval_seconds", "status"]
-    table = results.reindex(columns=COLUMNS + [c for c in results.columns if c not in COLUMNS])
-    save_table(table, prof.outputs_dir / "tables" / "annotation_results.csv")
+    # the runs' table, one data-size law per method, the noise trend and the exchange rates
+    st.analyse(n_bootstrap=n_bootstrap, seed=seed)
+    print("test CLL")
+    display(st.metric_table("cll_test").round(3))
+    print("MRR@10")
+    display(st.metric_table("mrr_at_10").round(3))
+    save_table(st.results_table(), prof.outputs_dir / "tables" / "annotation_results.csv")
 
 # %% [markdown]
 # ## One data-size law per method (the paper's Figure 5)
@@ -203,16 +167,10 @@ if study:
 
 # %% tags=["slide"]
 if study:
-    studies, report = annotation_study.fit_methods(ok, n_resamples=n_bootstrap, seed=seed)
-    for label in methods:
-        rec = report.get(label, {"status": "no run finished with status ok"})
-        print(f"{label}: {rec['status']}")
-        for w in rec.get("warnings", []):
-            print(f"   warning: {w}")
-    laws_table = annotation_study.law_table(studies, {k: report[k] for k in methods if k in report})
-    save_table(laws_table, prof.outputs_dir / "tables" / "annotation_laws.csv")
-    display(laws_table.drop(columns="status").round(4))
-    fig = plot_annotation_laws(ok, studies, f"data-size law per annotation method ({ok['model'].iloc[0]})")
+    print("\n".join(st.law_lines()))
+    save_table(st.laws, prof.outputs_dir / "tables" / "annotation_laws.csv")
+    display(st.laws.drop(columns="status").round(4))
+    fig = plot_annotation_laws(st.ok, st.studies, f"data-size law per annotation method ({st.ok['model'].iloc[0]})")
     save_figure(fig, prof.outputs_dir / "figures" / "annotation_laws.png")
 
 # %% [markdown]
@@ -223,12 +181,9 @@ if study:
 
 # %%
 if study:
-    noisy = {label: float(opts["rate"]) for label, (method, opts) in methods.items() if method == "noisy_human"}
-    trend = None
-    if noisy and "human" in methods:
-        trend = annotation_study.noise_trend(laws_table, noisy)
-        display(trend.drop(columns="status").round(4))
-        save_figure(plot_noise_trend(trend), prof.outputs_dir / "figures" / "annotation_noise.png")
+    if st.trend is not None:
+        display(st.trend.drop(columns="status").round(4))
+        save_figure(plot_noise_trend(st.trend), prof.outputs_dir / "figures" / "annotation_noise.png")
     else:
         print("no noisy_human method (or no human method) in this profile")
 
@@ -251,36 +206,14 @@ if study:
 
 # %%
 if study:
-    rates = None
-    if "human" in studies:
-        rates = annotation_study.exchange_rates(studies, "human", at_n_train=n_train_values)
-        save_table(rates, prof.outputs_dir / "tables" / "annotation_exchange_rates.csv")
-        display(rates.round(3))
-        def fmt(x):
-            return "out of reach" if not np.isfinite(x) else f"x{x:.3g}"
-        for _, r in rates.iterrows():
-            print(f"{r['method']}: at the loss {r['loss']:.3f} that human pairs reach with {r['reference_n_train']:,} pairs, "
-                  f"it needs {'no finite number of' if not np.isfinite(r['n_train_needed']) else f'{r.n_train_needed:,.0f}'} pairs: "
-                  f"rate {fmt(r['rate'])} (95% interval {fmt(r['rate_low'])} to {fmt(r['rate_high'])})"
-                  + ("" if r["status"] == "within its runs" else f" [{r['status']}: its largest run is worth "
-                                                                    f"{r['reach_n_train']:,.0f} human pairs]"))
-    else:
-        print("the human law was not fitted: no exchange rates")
+    if st.rates is not None:
+        save_table(st.rates, prof.outputs_dir / "tables" / "annotation_exchange_rates.csv")
+        display(st.rates.round(3))
+    print("\n".join(st.rate_lines()))
 
 # %%
 if study:
-    write_json(prof.outputs_dir / "annotation.json", {
-        "profile": prof.name, "n_train": n_train_values, "n_bootstrap": n_bootstrap, "seed": seed,
-        "methods": [{"label": label, "method": m, "options": o} for label, (m, o) in methods.items()],  # in order
-        "skipped": skipped,
-        "runs": {r["run_id"]: r["status"] for r in records if r["run_id"] in study_runs},
-        "pretraining_runs": {r["run_id"]: r["status"] for r in records if r["run_id"] not in study_runs},
-        "complete": not failed, "failed": failed,
-        "laws": report,
-        "exchange_rates": None if rates is None else rates.replace([np.inf], None).to_dict(orient="records"),
-        "noise_trend": None if trend is None else trend.to_dict(orient="records"),
-        "generators": generators,
-    })
+    write_json(prof.outputs_dir / "annotation.json", st.record(n_bootstrap, seed))
     print(f"wrote {prof.outputs_dir / 'annotation.json'}")
 
 # %% [markdown]
@@ -294,5 +227,5 @@ from IPython.display import Markdown
 
 from drscaling import narrative
 
-Markdown(narrative.annotation_takeaways(laws_table, rates) if study else
+Markdown(narrative.annotation_takeaways(st.laws, st.rates) if study else
          "This profile has no annotation study.")

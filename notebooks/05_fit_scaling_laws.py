@@ -35,7 +35,6 @@ seed = 0                # seed of the bootstrap resamples
 workers = 2             # processes fitting the laws side by side (the same numbers with 1)
 
 # %%
-import numpy as np
 import pandas as pd
 from IPython.display import display
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from drscaling.model import DualEncoder
-from drscaling.train import contrastive_loss
+from drscaling.loss import contrastive_loss
 
 
 def main() -> None:

@@ -109,11 +109,11 @@ def sentence_transformers_side(data, args, bf16: bool) -> float:
 
 def flop_rates(data, args, rates: dict, threads: int) -> dict:
     """Our trainer's model FLOP rate per precision against the measured peaks."""
-    from drscaling.estimate import padded_widths
+    from drscaling.wall_estimate import padded_widths
     from drscaling.flops import train_step_flops
     from drscaling.step_times import measure_matmul_peak
     from drscaling.step_times import threads as threads_set
-    from drscaling.train import run_texts
+    from drscaling.tokens import run_texts
 
     cfg = TrainingConfig(max_query_length=args.length, max_passage_length=args.length, batch_size=args.batch,
                          negatives=0)
@@ -169,7 +169,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3, help="measurements per trainer and precision (median)")
     args = parser.parse_args()
-    from drscaling.train import cpu_has_bf16, training_precision
+    from drscaling.device import cpu_has_bf16, training_precision
 
     torch.set_num_threads(args.threads or os.cpu_count())
     profile = load_profile(args.profile)

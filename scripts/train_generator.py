@@ -22,7 +22,7 @@ import time
 from drscaling.config import load_profile
 from drscaling.datasets import ProcessedData
 from drscaling.fileio import read_json
-from drscaling.query_generator import LOCAL, GeneratorConfig, generator_quality, local_generator, local_settings
+from drscaling.annotation.generator import LOCAL, GeneratorConfig, generator_quality, local_generator, local_settings
 
 
 def profile_generator(profile) -> tuple[GeneratorConfig, dict]:

@@ -1,5 +1,5 @@
 """Write tests/fixtures/trainer_fingerprint.json: the numbers of the fixed tiny fp32 run that
-identifies the trainer (drscaling.provenance.trainer_fingerprint).
+identifies the trainer (drscaling.fingerprint.trainer_fingerprint).
 
 Run it after bumping drscaling.provenance.TRAINER_VERSION (a change to the training numerics);
 tests/test_trainer_version.py then checks the trainer against it. ``--check`` compares
@@ -26,7 +26,7 @@ def compute() -> dict:
         os.environ["DRSCALING_OUTPUTS"] = str(Path(tmp) / "outputs")
         from drscaling.config import load_profile
         from drscaling.datasets import prepare_dataset
-        from drscaling.provenance import trainer_fingerprint
+        from drscaling.fingerprint import trainer_fingerprint
 
         key = prepare_dataset(load_profile("smoke")).manifest["key"]
         return trainer_fingerprint(key, Path(tmp) / "run")
@@ -37,7 +37,7 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="compare with the stored fingerprint, do not write")
     args = parser.parse_args()
     from drscaling.fileio import read_json, write_json
-    from drscaling.provenance import fingerprint_difference
+    from drscaling.fingerprint import fingerprint_difference
 
     now = compute()
     if args.check:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from drscaling import annotation_study as st
+from drscaling.annotation import study as st
 from drscaling import laws
 
 D = np.array([1000, 2000, 4000, 8000, 16000], dtype=float)
@@ -94,7 +94,7 @@ def test_available_methods_skips_what_cannot_run_here(tmp_path):
     from types import SimpleNamespace
 
     def run(method, options=None, sweeps=("annotation",)):
-        from drscaling.annotate import method_label
+        from drscaling.annotation.methods import method_label
 
         options = options or {}
         spec = SimpleNamespace(annotation=method, annotation_options=options,

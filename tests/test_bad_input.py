@@ -21,7 +21,7 @@ from drscaling import paths
 from drscaling.config import ConfigError, load_profile
 from drscaling.datasets import DataFormatError, prepare_dataset
 from drscaling.grid import plan_grid
-from drscaling.notebooks import (
+from drscaling.notebook_runner import (
     check_parameter_type, check_profile, declared_defaults, notebook_parameters, notebook_path, run_notebook,
 )
 

@@ -78,7 +78,7 @@ def test_bad_dataset_name_and_missing_profile(tmp_path):
 def test_shipped_profiles_plan(name):
     """Every shipped profile plans (shapes, sizes, methods, notebook parameters) without error."""
     from drscaling.grid import SWEEPS, plan_grid
-    from drscaling.notebooks import check_profile
+    from drscaling.notebook_runner import check_profile
 
     profile = load_profile(name)
     check_profile(profile)

@@ -7,7 +7,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from drscaling.flops import encode_forward_flops, layer_forward_flops, matmul_flops, train_step_flops
 from drscaling.model import DualEncoder
-from drscaling.train import contrastive_loss
+from drscaling.loss import contrastive_loss
 
 
 def test_one_layer_worked_by_hand():

@@ -76,7 +76,7 @@ def test_analytic_jacobians_match_finite_differences():
     x = (GRID_N, GRID_D)
     for name, theta in [("model_size", dict(log_A=10.0, alpha=0.6, delta=0.05)),
                         ("joint", dict(log_A=10.0, log_B=8.5, alpha=0.6, beta=1.2, delta=0.05))]:
-        law = laws._LAWS[name]
+        law = laws.LAWS[name]
         X = x[:len(law.inputs)]
         jac = law.jac(X, **theta)
         for j, k in enumerate(law.internal):
@@ -222,7 +222,7 @@ def test_bootstrap_is_seeded_counts_failures_and_goes_into_the_fit():
     assert any("distinct" in reason for reason in a.failures)
     assert set(a.samples) == {"A", "alpha", "delta"} and a.samples["alpha"].size == a.n_used
 
-    fit = fit_model_size_law(n, losses, bootstrap=30, seed=4)
+    fit = with_intervals(fit_model_size_law(n, losses), n_resamples=30, seed=4)
     assert fit.intervals == dict(a)
     assert fit.bootstrap["n_failed"] == a.n_failed and fit.bootstrap["seed"] == 4
     assert any("resamples failed" in w for w in fit.warnings)
@@ -400,13 +400,13 @@ def cpu_like_losses(seed):
 def resample_objective(law_name, samples, points, seed):
     """Huber objective of each bootstrap refit on its own resample (the resamples drawn as
     bootstrap draws them: one generator, ``n_resamples`` draws of n indices)."""
-    law = laws._LAWS[law_name]
+    law = laws.LAWS[law_name]
     X, y = points[:-1], points[-1]
     m = len(next(iter(samples.values())))
     idx = np.random.default_rng(seed).integers(0, len(y), (m, len(y)))
     out = []
     for i in range(m):
-        internal = laws._to_internal(law, {k: v[i] for k, v in samples.items()})
+        internal = laws.to_internal(law, {k: v[i] for k, v in samples.items()})
         r = law.logpred(tuple(x[idx[i]] for x in X), **internal) - np.log(y[idx[i]])
         out.append(laws.huber_objective(r))
     return np.array(out)
@@ -427,7 +427,7 @@ def assert_fast_refits_equal_grid_refits(law_name, x, losses, full, n=6, seed=3)
     f_grid = resample_objective(law_name, grid.samples, (*xs, losses), seed=seed)
     # never worse than the full multi-start (scipy stops on ftol = 1e-10: allow 1e-8)
     assert np.all(f_fast <= f_grid * (1 + 1e-8)), (f_fast / f_grid - 1)
-    for k in laws._LAWS[law_name].reported:
+    for k in laws.LAWS[law_name].reported:
         if k in SCALES:
             np.testing.assert_allclose(np.log(fast.samples[k]), np.log(grid.samples[k]), atol=2e-2, err_msg=k)
         else:
@@ -437,21 +437,21 @@ def assert_fast_refits_equal_grid_refits(law_name, x, losses, full, n=6, seed=3)
 def interval_ends(law_name, samples):
     """The 95% interval ends of each parameter, the scales on a log scale."""
     v = {k: np.log(s) if k in SCALES else s for k, s in samples.items()}
-    return np.array([np.quantile(v[k], [0.025, 0.975]) for k in laws._LAWS[law_name].reported])
+    return np.array([np.quantile(v[k], [0.025, 0.975]) for k in laws.LAWS[law_name].reported])
 
 
 def full_multistart(law_name, x, losses, n, seed):
     """The reference bootstrap: the ``n`` resamples of ``seed``, each from every start of its own
     default grid, within its own bounds, all solved to convergence, the lowest objective kept."""
-    law = laws._LAWS[law_name]
+    law = laws.LAWS[law_name]
     idx = np.random.default_rng(seed).integers(0, len(losses), (n, len(losses)))
-    starts = [laws._default_starts(law, (x[i],), losses[i]) for i in idx]
+    starts = [laws.default_starts(law, (x[i],), losses[i]) for i in idx]
     k = len(starts[0])
     rows = np.repeat(idx, k, axis=0)
     x0, lo, hi = (np.array(v) for v in zip(*(laws._start_vector(
-        law, s, laws._bounds(law, losses[i], laws.EXPONENT_BOUNDS, (x[i],)))
+        law, s, laws.parameter_bounds(law, losses[i], laws.EXPONENT_BOUNDS, (x[i],)))
         for i, ss in zip(idx, starts) for s in ss)))
-    xs, f, ok, _ = laws._fit_many(law, (x[rows],), np.log(losses[rows]), x0, lo, hi, laws.HUBER_DELTA, 5000)
+    xs, f, ok, _ = laws.fit_many(law, (x[rows],), np.log(losses[rows]), x0, lo, hi, laws.HUBER_DELTA, 5000)
     xs, f = xs.reshape(n, k, -1), f.reshape(n, k)
     assert ok.reshape(n, k)[np.arange(n), f.argmin(axis=1)].all()
     best = xs[np.arange(n), f.argmin(axis=1)]
@@ -574,7 +574,7 @@ def test_transfer_law_log_form_equals_the_direct_form_and_a_value_by_hand():
 
 
 def test_transfer_law_jacobian_matches_finite_differences():
-    law = laws._LAWS["data_size_transfer"]
+    law = laws.LAWS["data_size_transfer"]
     for theta in (dict(log_B=11.0, log_D_T=8.3, beta=0.3, delta=1.5),  # D_T inside the points
                   dict(log_B=16.0, log_D_T=1.0, beta=0.14, delta=0.01),  # D_T far below, a low floor
                   dict(log_B=13.0, log_D_T=13.5, beta=0.8, delta=0.2)):  # D_T above the largest D
@@ -742,7 +742,7 @@ def test_joint_transfer_law_log_form_equals_the_direct_form_and_a_value_by_hand(
 
 
 def test_joint_transfer_law_jacobian_matches_finite_differences():
-    law = laws._LAWS["joint_transfer"]
+    law = laws.LAWS["joint_transfer"]
     for theta in (dict(log_A=10.2, log_B=11.6, log_D_T=10.3, alpha=0.65, beta=0.68, delta=1.4),  # D_T inside
                   dict(log_A=12.0, log_B=9.0, log_D_T=2.0, alpha=0.4, beta=1.3, delta=0.01),  # D_T far below
                   dict(log_A=9.0, log_B=14.0, log_D_T=13.0, alpha=1.2, beta=0.3, delta=0.05)):  # above, a low floor

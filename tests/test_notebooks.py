@@ -11,7 +11,7 @@ import yaml
 from drscaling import paths
 from drscaling.config import ConfigError, load_profile
 from drscaling.datasets import ProcessedData
-from drscaling.notebooks import declared_parameters, notebook_parameters, run_notebook
+from drscaling.notebook_runner import declared_parameters, notebook_parameters, run_notebook
 
 NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("*.ipynb"))
 

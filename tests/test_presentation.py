@@ -11,7 +11,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from drscaling import presentation
 from drscaling.config import load_profile
-from drscaling.notebooks import study_notebooks
+from drscaling.notebook_runner import study_notebooks
 
 
 # ---------------------------------------------------------------- LaTeX -> MathML

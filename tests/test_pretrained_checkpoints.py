@@ -2,7 +2,6 @@
 with save_pretrained (model and tokenizer), are trained through the grid by local path,
 evaluated with their own tokenizer and counted."""
 
-import pytest
 import yaml
 
 from drscaling import grid

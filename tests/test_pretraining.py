@@ -10,7 +10,6 @@ import torch
 
 from drscaling import grid
 from drscaling.config import ConfigError, TrainingConfig, load_profile
-from drscaling.fileio import read_json
 from drscaling.grid import plan_grid, run_grid
 from drscaling.model import DualEncoder
 from drscaling.train import build_model

@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from drscaling import annotate
-from drscaling import query_generator as qg
+from drscaling.annotation import generator as qg
+from drscaling.annotation import methods
+from drscaling.annotation import pairs as annotated
 from drscaling.tokenizer import train_wordpiece
 
 TINY = dict(d_model=64, layers=1, heads=2, d_ff=128, dropout=0.0, max_passage_length=16, max_query_length=16,
@@ -35,7 +36,7 @@ def test_the_generator_learns_a_toy_mapping(tmp_path):
     assert before > 2.0 and result["validation_loss"] < 0.25
     model.save_pretrained(tmp_path / "model")
     tok.save_pretrained(tmp_path / "model")
-    generated = annotate.generate_queries(sources[:16], str(tmp_path / "model"))
+    generated = qg.generate_queries(sources[:16], str(tmp_path / "model"))
     assert sum(g == t for g, t in zip(generated[:8], targets[:8])) >= 4, list(zip(generated, targets[:16]))
 
     def in_place(texts):  # share of the 16 targets' letters that texts have at the same position
@@ -69,7 +70,7 @@ def test_the_copy_mechanism_writes_words_it_never_learnt_to_write(tmp_path):
         losses[copy] = result["validation_loss"]  # per token, over [CLS] word [SEP]
         model.save_pretrained(tmp_path / str(copy))
         tok.save_pretrained(tmp_path / str(copy))
-        written[copy] = annotate.generate_queries(sources[held_out], str(tmp_path / str(copy)))
+        written[copy] = qg.generate_queries(sources[held_out], str(tmp_path / str(copy)))
     assert losses[True] < 0.5 and losses[False] > 1.5, losses
     assert sum(g == w for g, w in zip(written[True], words[held_out])) >= 8, written  # loads as t5-copy
     assert sum(g == w for g, w in zip(written[False], words[held_out])) <= 1, written
@@ -136,12 +137,12 @@ def test_trained_on_training_pairs_only_and_once_per_key(tmp_path, monkeypatch):
     other = qg.GeneratorConfig(**{**TINY, "steps": 6, "eval_every": 6})
     assert qg.generator_dir(data, other) != folder  # another setting, another model
     # the generated method with model_path "local" writes its queries with that generator
-    pairs = annotate.annotate(data, "generated", 4, seed=0, model_path="local",
+    pairs = annotated.annotate(data, "generated", 4, seed=0, model_path="local",
                               generator={**TINY, "steps": 5, "eval_every": 5})
     assert len(pairs) == 4 and pairs["query"].map(lambda q: isinstance(q, str)).all()
-    assert annotate.method_label("generated", {"model_path": "local"}) == "generated-local"
-    assert annotate.model_available("generated", {"model_path": "local"}) == (True, "")
-    annotate.check_method("generated", {"model_path": "local", "generator": {}, "do_sample": True, "top_k": 5,
+    assert methods.method_label("generated", {"model_path": "local"}) == "generated-local"
+    assert methods.model_available("generated", {"model_path": "local"}) == (True, "")
+    methods.check_method("generated", {"model_path": "local", "generator": {}, "do_sample": True, "top_k": 5,
                                         "temperature": 0.7})
     quality = qg.generator_quality(data, folder, n=5)
     assert quality["n"] == 5 and 0 <= quality["rouge_l"] <= 1 and 0 <= quality["copy_rate"] <= 1
@@ -164,46 +165,46 @@ def test_nested_subsets_share_their_generated_queries(tmp_path, monkeypatch):
     seed and kept beside the prepared data: D = 6 is D = 10's first 6 pairs with the same
     queries, no chunk is written twice, and greedy decoding shares its chunks between seeds."""
     data = ToyData(tmp_path)  # 20 training passages: chunks p0-p3, p4-p7, ...
-    monkeypatch.setattr(annotate, "GENERATION_CHUNK", 4)
+    monkeypatch.setattr(annotated, "GENERATION_CHUNK", 4)
     calls = []
 
     def fake(passages, model_path, seed=0, **options):
         calls.append((tuple(p.split()[1] for p in passages), seed))
         return [f"q{seed} {p.split()[1]}" for p in passages]  # the query names its passage and chunk seed
 
-    monkeypatch.setattr(annotate, "generate_queries", fake)
+    monkeypatch.setattr(annotated, "generate_queries", fake)
     model = str(tmp_path / "m")
-    small = annotate.annotate(data, "generated", 6, seed=3, model_path=model, do_sample=True)
+    small = annotated.annotate(data, "generated", 6, seed=3, model_path=model, do_sample=True)
     assert all(len(passages) == 4 for passages, _ in calls)  # whole chunks
     needed = {int(p[1:]) // 4 for p in small["pid"]}
     assert sorted(seed - 300_009 for _, seed in calls) == sorted(needed)  # the seed of chunk k: 3 x 100,003 + k
-    large = annotate.annotate(data, "generated", 10, seed=3, model_path=model, do_sample=True)
+    large = annotated.annotate(data, "generated", 10, seed=3, model_path=model, do_sample=True)
     assert large.head(6)[["pid", "query"]].equals(small[["pid", "query"]])
     assert len(calls) == len({int(p[1:]) // 4 for p in large["pid"]})  # only the new chunks were written
     assert all(q.endswith(" " + p[1:]) for q, p in zip(large["query"], large["pid"]))  # each query its passage
     # greedy: one set of chunks for every seed
     before = len(calls)
-    annotate.annotate(data, "generated", 20, seed=0, model_path=model)
-    annotate.annotate(data, "generated", 20, seed=1, model_path=model)
+    annotated.annotate(data, "generated", 20, seed=0, model_path=model)
+    annotated.annotate(data, "generated", 20, seed=1, model_path=model)
     assert len(calls) - before == 5 and all(seed == k for k, (_, seed) in enumerate(calls[before:]))
-    assert list(annotate.passage_order(20, 3, 6)) == list(annotate.passage_order(20, 3, 30)[:6])
+    assert list(annotated.passage_order(20, 3, 6)) == list(annotated.passage_order(20, 3, 30)[:6])
 
 
 def test_generated_chunks_are_named_alike_in_two_copies_of_a_study(tmp_path, monkeypatch):
     """The chunk cache names a local generator by its key, not by the folder it was resolved to
     (which holds the study's own location): a study copied or restarted elsewhere finds the same
     chunks. The kill test caught the absolute path in the name."""
-    monkeypatch.setattr(annotate, "GENERATION_CHUNK", 4)
-    monkeypatch.setattr(annotate, "generate_queries", lambda passages, model_path, seed=0, **o: [f"q {p}" for p in passages])
+    monkeypatch.setattr(annotated, "GENERATION_CHUNK", 4)
+    monkeypatch.setattr(annotated, "generate_queries", lambda passages, model_path, seed=0, **o: [f"q {p}" for p in passages])
     monkeypatch.setattr(qg, "local_generator", lambda data, cfg=None, progress=True: qg.generator_dir(data, cfg))
     names = []
     for copy in ("a", "b"):
         data = ToyData(tmp_path / copy)
-        annotate.annotate(data, "generated", 6, seed=0, model_path=qg.LOCAL, generator={"steps": 5})
+        annotated.annotate(data, "generated", 6, seed=0, model_path=qg.LOCAL, generator={"steps": 5})
         names.append(sorted(p.relative_to(data.dir).as_posix() for p in (tmp_path / copy).rglob("chunk-*.parquet")))
     assert names[0] and names[0] == names[1]
     # another generator's settings name other chunks
     other = ToyData(tmp_path / "c")
-    annotate.annotate(other, "generated", 6, seed=0, model_path=qg.LOCAL, generator={"steps": 6})
+    annotated.annotate(other, "generated", 6, seed=0, model_path=qg.LOCAL, generator={"steps": 6})
     assert {p.parent.name for p in (tmp_path / "c").rglob("chunk-*.parquet")}.isdisjoint(
         {n.split("/")[-2] for n in names[0]})

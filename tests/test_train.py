@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from drscaling.config import TrainingConfig, load_profile
-from drscaling.train import contrastive_loss, epoch_batches, learning_rate
+from drscaling.loss import contrastive_loss
+from drscaling.train import epoch_batches, learning_rate
 
 
 def brute_force_loss(q, p, n, pos_ids, neg_ids, in_batch):
@@ -197,7 +198,7 @@ def test_killed_run_resumes_to_the_same_result(smoke_data, tmp_path):
 # ---------------------------------------------------------------- other annotation methods
 
 def test_stacked_batch_pads_two_sources_together():
-    from drscaling.train import Tokens, stacked_batch
+    from drscaling.tokens import Tokens, stacked_batch
 
     a = Tokens(np.array([[5, 6, 7, 0], [8, 0, 0, 0]], dtype=np.int32), np.array([3, 1]))
     b = Tokens(np.array([[9, 9, 0, 0], [4, 4, 4, 4]], dtype=np.int32), np.array([2, 4]))
@@ -216,7 +217,7 @@ def test_stacked_batch_pads_two_sources_together():
 
 @pytest.mark.parametrize("method, options", [("ict", {"keep_sentence_prob": 0.0}), ("noisy_human", {"rate": 0.5})])
 def test_runs_on_other_annotations(smoke_data, tmp_path, monkeypatch, method, options):
-    from drscaling import annotate
+    from drscaling.annotation.pairs import pairs_path, read_pairs
     from drscaling.datasets import ProcessedData
     from drscaling.train import train_and_evaluate
 
@@ -227,9 +228,9 @@ def test_runs_on_other_annotations(smoke_data, tmp_path, monkeypatch, method, op
     a = train_and_evaluate(s, tmp_path / "a")
     assert a["status"] == "ok" and a["train_pairs"] == 200 and math.isfinite(a["cll_test"])
     data = ProcessedData(root / "processed" / "squad-smoke")
-    stored = annotate.pairs_path(data, method, 200, 0, options)
+    stored = pairs_path(data, method, 200, 0, options)
     assert stored.is_file()  # made once, beside the prepared data
-    pairs = annotate.read_pairs(stored)
+    pairs = read_pairs(stored)
     assert a["train_passages"] == pairs["pid"].nunique()
     if method == "noisy_human":
         assert a["noisy_pairs"] == 100
@@ -242,7 +243,7 @@ def test_runs_on_other_annotations(smoke_data, tmp_path, monkeypatch, method, op
 
 
 def test_unique_rows_equals_numpy_unique():
-    from drscaling.train import unique_rows
+    from drscaling.evaluate import unique_rows
 
     rng = np.random.default_rng(0)
     for rows in (rng.integers(0, 50, size=1000), np.array([7, 7, 3]), np.array([0]), np.array([], dtype=np.int64),
@@ -256,7 +257,7 @@ def test_unique_rows_equals_numpy_unique():
 
 
 def test_training_precision_follows_the_cpu(monkeypatch):
-    from drscaling import train
+    from drscaling import device as train
 
     cpu, cfg = torch.device("cpu"), TrainingConfig(cpu_bf16=True)
     monkeypatch.setattr(train, "cpu_has_bf16", lambda: True)
@@ -272,11 +273,11 @@ def test_training_precision_follows_the_cpu(monkeypatch):
 def test_cpu_bf16_run(smoke_data, tmp_path, monkeypatch):
     """A run with bf16 autocast on the CPU trains, is deterministic and records its precision;
     its test CLL is not the fp32 run's (the autocast took effect) but close to it."""
-    from drscaling import train
+    from drscaling import device, train
 
     root, key = smoke_data
     monkeypatch.setenv("DRSCALING_DATA", str(root))
-    monkeypatch.setattr(train, "cpu_has_bf16", lambda: True)  # emulated where the CPU lacks it: slower, same maths
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: True)  # emulated where the CPU lacks it: slower, same maths
     a = train.train_and_evaluate(spec(key, cpu_bf16=True), tmp_path / "a")
     b = train.train_and_evaluate(spec(key, cpu_bf16=True), tmp_path / "b")
     fp32 = train.train_and_evaluate(spec(key), tmp_path / "fp32")

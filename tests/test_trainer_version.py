@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from drscaling import provenance
+from drscaling import fingerprint, provenance
 from drscaling.config import load_profile
-from drscaling.grid import RunSpec
+from drscaling.grid.spec import RunSpec
 
 FINGERPRINT = Path(__file__).parent / "fixtures" / "trainer_fingerprint.json"
 # Reruns on this machine agree exactly; the margin absorbs another CPU's float rounding.
@@ -36,10 +36,10 @@ def smoke_key(tmp_path_factory, shared_squad):
     return root, key
 
 
-def fingerprint(smoke_key, run_dir, monkeypatch):
+def run_fingerprint(smoke_key, run_dir, monkeypatch):
     root, key = smoke_key
     monkeypatch.setenv("DRSCALING_DATA", str(root))
-    return provenance.trainer_fingerprint(key, run_dir)
+    return fingerprint.trainer_fingerprint(key, run_dir)
 
 
 def test_trainer_numbers_match_the_fingerprint_of_its_version(smoke_key, tmp_path, monkeypatch):
@@ -47,8 +47,8 @@ def test_trainer_numbers_match_the_fingerprint_of_its_version(smoke_key, tmp_pat
     assert stored["trainer_version"] == provenance.TRAINER_VERSION, (
         f"TRAINER_VERSION is {provenance.TRAINER_VERSION} but {FINGERPRINT} was recorded for version "
         f"{stored['trainer_version']}: run `python scripts/trainer_fingerprint.py` and commit the file")
-    now = fingerprint(smoke_key, tmp_path / "run", monkeypatch)
-    difference = provenance.fingerprint_difference(stored, now)
+    now = run_fingerprint(smoke_key, tmp_path / "run", monkeypatch)
+    difference = fingerprint.fingerprint_difference(stored, now)
     assert difference <= TOLERANCE, (
         f"the training numbers moved (largest relative difference {difference:.3g}) while TRAINER_VERSION stayed "
         f"{provenance.TRAINER_VERSION}: bump it in drscaling/provenance.py, so that old runs are not reused or fitted "
@@ -62,8 +62,8 @@ def test_a_changed_numeric_is_caught(smoke_key, tmp_path, monkeypatch):
 
     original = train.learning_rate
     monkeypatch.setattr(train, "learning_rate", lambda cfg, step: 1.05 * original(cfg, step))
-    now = fingerprint(smoke_key, tmp_path / "run", monkeypatch)
-    assert provenance.fingerprint_difference(json.loads(FINGERPRINT.read_text()), now) > 10 * TOLERANCE
+    now = run_fingerprint(smoke_key, tmp_path / "run", monkeypatch)
+    assert fingerprint.fingerprint_difference(json.loads(FINGERPRINT.read_text()), now) > 10 * TOLERANCE
 
 
 def test_trainer_version_is_part_of_the_run_id():

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from drscaling import estimate, step_times
+from drscaling import step_times
+from drscaling import wall_estimate as estimate
 from drscaling.config import load_profile
 from drscaling.grid import PlannedRun, RunSpec
 from drscaling.grid.execute import GridProgress, run_cost

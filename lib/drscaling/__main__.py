@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run-notebook":
             import logging
 
-            from .notebooks import KERNEL, run_notebook
+            from .notebook_runner import KERNEL, run_notebook
 
             from papermill.exceptions import PapermillExecutionError
 
@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
         elif args.command == "plan":
             from .config import load_profile
-            from .estimate import format_machine_estimate, format_report, machine_estimate, plan_report
+            from .estimate import format_report, plan_report
+            from .wall_estimate import format_machine_estimate, machine_estimate
 
             profile = load_profile(args.profile)
             report = plan_report(profile)

@@ -207,7 +207,7 @@ class GridConfig:
     joint_seeds: tuple[int, ...] | None = None  # null: seeds
     # annotation-quality study (notebook 04): one shape trained at every D of annotation_n_train
     # on the pairs of each method ({method: ict, keep_sentence_prob: 0.1}, {method: noisy_human,
-    # rate: 0.3}, ...; see drscaling.annotate). Its runs are planned with sweeps=("annotation",).
+    # rate: 0.3}, ...; see drscaling.annotation.methods). Its runs are planned with sweeps=("annotation",).
     annotation_shape: dict | None = None  # null: data_size_shape
     annotation_n_train: tuple[int, ...] = ()
     annotation_methods: tuple[dict, ...] = ()

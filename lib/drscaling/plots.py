@@ -7,7 +7,7 @@ import pandas as pd
 import seaborn as sns
 from cycler import cycler
 
-from .laws import _LAWS
+from .laws import LAWS
 
 # One look in every figure, readable in grayscale and by colour-blind readers: series differ in
 # colour (Okabe-Ito), marker and dash, so a printout without colour still tells them apart.
@@ -129,7 +129,7 @@ def add_law_curve(fig, study, name: str):
     import numpy as np
 
     fit, ax = study.fit, fig.axes[0]
-    x = fit.points[_LAWS[fit.law].inputs[0]]
+    x = fit.points[LAWS[fit.law].inputs[0]]
     grid = np.geomspace(x.min() / 1.5, x.max() * 1.5, 200)
     ax.plot(grid, fit.predict(grid), ls="--", color=PALETTE[1],
             label=f"{name}: {law_label(fit)}, R² = {fit.r2:.3f}")
@@ -144,7 +144,7 @@ def plot_single_law(study, xlabel: str, title: str, ax=None):
     import numpy as np
 
     fit = study.fit
-    x_name = _LAWS[fit.law].inputs[0]
+    x_name = LAWS[fit.law].inputs[0]
     x, y = fit.points[x_name], fit.points["losses"]
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 4))

@@ -19,7 +19,7 @@ import nbformat
 
 from . import fileio
 from .config import Profile
-from .notebooks import study_notebooks
+from .notebook_runner import study_notebooks
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """What a training step, a forward pass and a matrix product cost on this machine: measured
 with the trainer's own model, loss and optimizer on random token ids, and cached, so that the
-wall-time estimate of a plan (``drscaling.estimate``) and the bench's peak
+wall-time estimate of a plan (``drscaling.wall_estimate``) and the bench's peak
 (``scripts/bench_train.py``) measure each thing once per machine.
 
 The cache (``outputs/machine/step_times.json``) keys every figure by what it depends on: the
@@ -105,7 +105,8 @@ def measure_train_step(layers: int, hidden: int, work: Workload, intermediate: i
     the queries and the passages (autocast in bf16 where asked), the contrastive loss, backward,
     gradient clipping and AdamW; median of TIMED_STEPS after WARMUP_STEPS."""
     from .config import TrainingConfig
-    from .train import contrastive_loss, new_optimizer
+    from .loss import contrastive_loss
+    from .train import new_optimizer
 
     with threads(work.threads):
         model = _model(layers, hidden, intermediate, work.vocab_size, work.projection_dim)
@@ -136,7 +137,7 @@ def measure_train_step(layers: int, hidden: int, work: Workload, intermediate: i
 def measure_forward(layers: int, hidden: int, width: int, threads_: int, vocab_size: int,
                     intermediate: int | None = None, batch_size: int = 256, batches: int = 3) -> float:
     """Seconds to encode one text of ``width`` tokens in evaluation (fp32, no gradients, batches
-    of ``batch_size``, as ``drscaling.train.encode``): median over ``batches`` after one."""
+    of ``batch_size``, as ``drscaling.evaluate.encode``): median over ``batches`` after one."""
     with threads(threads_), torch.no_grad():
         model = _model(layers, hidden, intermediate, vocab_size, 768).eval()
         g = torch.Generator().manual_seed(0)

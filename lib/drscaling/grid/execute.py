@@ -142,7 +142,7 @@ def execute_run(spec: RunSpec, runs_dir: Path, run_fn: RunFn | None = None, swee
 class GridProgress:
     """One tqdm bar over the runs; postfix: the current (or last finished) run and the counts
     so far: ok, failed, skipped, and the trainer's other outcomes (not_learning, nan_loss).
-    With ``estimates`` (run id -> estimated seconds on this machine, drscaling.estimate): the
+    With ``estimates`` (run id -> estimated seconds on this machine, drscaling.wall_estimate): the
     runs left and an ETA, the estimated seconds of the runs not yet finished over ``workers``
     (at least the longest of them), updated as runs finish. Each run that finishes in this call
     also prints one line (done, left, ETA): in a notebook run by papermill the bar is a widget
@@ -220,7 +220,7 @@ def run_grid(profile: Profile, planned: Iterable[PlannedRun | RunSpec], executor
     has GPUs, and ``cpus_per_run`` CPUs (default: 1 with GPUs, else the run's
     ``training.threads`` or, for 0 = all cores, one node's CPUs). A task whose worker dies is
     recorded as failed by the driver; ``max_retries`` lets Ray retry it first. ``estimates``
-    (run id -> seconds, ``drscaling.estimate.machine_estimate``'s ``per_run``) puts the runs
+    (run id -> seconds, ``drscaling.wall_estimate.machine_estimate``'s ``per_run``) puts the runs
     left and an ETA on the progress bar.
     """
     items = [_as_planned(p) for p in planned]
@@ -289,7 +289,7 @@ def run_cost(spec: RunSpec) -> float:
 
 def launch_order(pending: list[PlannedRun]) -> list[PlannedRun]:
     """The order in which the parallel executor starts runs: the costliest first (so that no
-    long run starts last); drscaling.estimate follows it."""
+    long run starts last); drscaling.wall_estimate follows it."""
     return sorted(pending, key=lambda p: -run_cost(p.spec))
 
 

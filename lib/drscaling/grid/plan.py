@@ -7,13 +7,21 @@ import dataclasses
 import warnings
 from typing import Iterable
 
+from ..annotation.methods import check_method, method_label
 from ..config import ConfigError, Profile, TrainingConfig, from_dict
 from ..fileio import read_json
 from .spec import (
-    MAIN_SWEEPS, PRETRAINING_KEYS, PlannedRun, RESULT_FILE, RunSpec, SHAPE_KEYS, SWEEPS, _as_planned, is_done,
+    MAIN_SWEEPS,
+    PRETRAINING_KEYS,
+    RESULT_FILE,
+    SHAPE_KEYS,
+    SWEEPS,
+    PlannedRun,
+    RunSpec,
+    _as_planned,
+    is_done,
     runs_dir,
 )
-
 
 # ---------------------------------------------------------------- planning
 
@@ -84,8 +92,6 @@ def _without_n_train(shape):
 
 def _annotation_methods(g, where: str) -> list[tuple[str, dict]]:
     """The grid's annotation_methods as (method, options), checked."""
-    from ..annotate import check_method, method_label
-
     out, labels = [], {}
     for i, entry in enumerate(g.annotation_methods):
         at = f"{where}.annotation_methods[{i}]"
@@ -211,8 +217,6 @@ def plan_grid(profile: Profile, data_key: str, sweeps: Iterable[str] = MAIN_SWEE
 
 def _pretraining(g, where: str) -> dict | None:
     """The grid's pretraining stage, checked: method, its options, n_train, seed, training."""
-    from ..annotate import check_method
-
     pre = g.pretraining
     if pre is None:
         return None

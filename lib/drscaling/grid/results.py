@@ -6,14 +6,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
+from ..annotation.methods import method_label
 from ..config import Profile
 from ..fileio import read_json, write_json
 from ..provenance import TRAINER_VERSION
 from .spec import (
-    DONE_STATUSES, ERROR_FILE, FAILED, IncompleteGridError, PlannedRun, RESULT_FILE, RunSpec, RunsFailedError,
-    _as_planned, _now, _short_name, is_done, runs_dir,
+    DONE_STATUSES,
+    ERROR_FILE,
+    FAILED,
+    RESULT_FILE,
+    IncompleteGridError,
+    PlannedRun,
+    RunsFailedError,
+    RunSpec,
+    _as_planned,
+    _now,
+    _short_name,
+    is_done,
+    runs_dir,
 )
-
 
 # ---------------------------------------------------------------- results
 
@@ -22,8 +33,6 @@ def _spec_columns(spec: dict) -> dict:
     name = (_short_name(model["pretrained"]) if "pretrained" in model
             else f"L{model.get('layers')}-H{model.get('hidden')}")
     options = spec.get("annotation_options") or {}
-    from ..annotate import method_label
-
     return {
         "annotation": method_label(spec.get("annotation"), options),
         "annotation_method": spec.get("annotation"),

@@ -37,10 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..annotation.methods import method_label
 from ..config import Profile
 from ..fileio import sha256_json
 from ..provenance import TRAINER_VERSION
-
 
 FORMAT_VERSION = 1
 SWEEPS = ("model_size", "data_size", "joint", "annotation", "pretraining")
@@ -101,7 +101,7 @@ class RunSpec:
     profile: str
     dataset: str  # the processed data folder name
     data_key: str  # the manifest's "key": ties the run to the exact prepared data
-    annotation: str  # the method (drscaling.annotate.METHODS)
+    annotation: str  # the method (drscaling.annotation.methods.METHODS)
     model: dict
     n_train: int
     seed: int
@@ -165,8 +165,6 @@ class RunSpec:
     @property
     def annotation_label(self) -> str:
         """The method, and the noise rate of noisy_human (``noisy_human-0.3``)."""
-        from ..annotate import method_label
-
         return method_label(self.annotation, self.annotation_options)
 
     @property

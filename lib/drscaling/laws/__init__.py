@@ -45,7 +45,7 @@ Fitting, in the style of Epoch AI's replication of Chinchilla's third approach:
   reports as ``success`` and ``message``. Far from the optimum every residual is in the Huber
   loss's linear part, where that solver crawls, and each of its steps costs about a
   millisecond of Python; so all starts are first taken together towards the optimum by a
-  vectorised Levenberg-Marquardt solver of the same objective and bounds (:func:`_fit_many`),
+  vectorised Levenberg-Marquardt solver of the same objective and bounds (:func:`fit_many`),
   and lmfit finishes each from there (a few evaluations) and gives the verdict.
 - **Bounds.** float64 throughout; ``0 < alpha, beta <= 10``; ``0 <= delta < min(observed L)``;
   ``|log_A|, |log_B| <= 700`` (so A and B stay finite); ``1e-4 min D <= D_T <= 1e3 max D``.
@@ -61,10 +61,10 @@ Fitting, in the style of Epoch AI's replication of Chinchilla's third approach:
 
 Uncertainty: :func:`bootstrap` resamples the points (runs) with replacement and refits each
 resample, giving percentile intervals and the number of resamples that failed;
-:func:`with_intervals` or ``bootstrap=n`` puts them into the result. A thousand refits one by
+:func:`with_intervals` puts them into the result. A thousand refits one by
 one through scipy took minutes per law, so all resamples are refitted at once by
-:func:`_fit_many`, warm-started from the full fit's optimum, with every grid start tried for a
-few steps to catch a resample whose optimum lies elsewhere (:func:`_refit_warm`);
+:func:`fit_many`, warm-started from the full fit's optimum, with every grid start tried for a
+few steps to catch a resample whose optimum lies elsewhere (:func:`refit_warm`);
 ``refit="grid"`` refits each resample by a fresh fit from the whole grid instead, the slow
 reference that the tests hold the fast way to. :func:`holdout_check` fits without some points
 and reports the relative error of the predictions for them (extrapolation to the largest N or
@@ -86,8 +86,8 @@ from .forms import (  # noqa: F401
     R2_WARN,
     TOLERANCE,
     TRANSFER_BOUNDS,
-    _LAWS,
-    _Law,
+    LAWS,
+    Law,
     data_size_law,
     data_size_transfer_law,
     huber_objective,
@@ -101,10 +101,10 @@ from .forms import (  # noqa: F401
     model_size_law,
 )
 from .starts import (  # noqa: F401
-    _bounds,
-    _default_starts,
-    _resample_bounds,
-    _to_internal,
+    parameter_bounds,
+    default_starts,
+    resample_bounds,
+    to_internal,
 )
 from .records import (  # noqa: F401
     BootstrapIntervals,
@@ -113,7 +113,7 @@ from .records import (  # noqa: F401
 )
 from .fitting import (  # noqa: F401
     FIT_FUNCTIONS,
-    _fit_many,
+    fit_many,
     _start_vector,
     fit_data_size_law,
     fit_data_size_transfer_law,

@@ -10,10 +10,10 @@ import lmfit
 import numpy as np
 
 from .forms import (
-    BATCH_MAX_STEPS, BOUND_TOLERANCE, EXPONENT_BOUNDS, HUBER_DELTA, R2_WARN, TOLERANCE, _LAWS, _Law, huber_objective,
+    BATCH_MAX_STEPS, BOUND_TOLERANCE, EXPONENT_BOUNDS, HUBER_DELTA, R2_WARN, TOLERANCE, LAWS, Law, huber_objective,
 )
 from .records import LawFit
-from .starts import _bounds, _complete_start, _default_starts, _to_reported
+from .starts import parameter_bounds, complete_start, default_starts, to_reported
 
 
 # --------------------------------------------------------------------------------------------
@@ -24,7 +24,7 @@ _MEANING = {"n_params": "model sizes (non-embedding parameters)", "n_train": "da
             "losses": "test losses (contrastive log-likelihood)"}
 
 
-def _as_points(law: _Law, arrays: Sequence, names: Sequence[str]) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+def as_points(law: Law, arrays: Sequence, names: Sequence[str]) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
     out = []
     for name, a in zip(names, arrays):
         try:
@@ -72,7 +72,7 @@ def _as_points(law: _Law, arrays: Sequence, names: Sequence[str]) -> tuple[tuple
 # Fitting
 # --------------------------------------------------------------------------------------------
 
-def _start_vector(law: _Law, start: dict, bounds: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _start_vector(law: Law, start: dict, bounds: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(x0, lo, hi)`` as arrays in ``law.internal`` order, ``x0`` moved just inside the bounds."""
     lo = np.array([bounds[k][0] for k in law.internal])
     hi = np.array([bounds[k][1] for k in law.internal])
@@ -80,7 +80,7 @@ def _start_vector(law: _Law, start: dict, bounds: dict) -> tuple[np.ndarray, np.
     return np.clip(np.array([float(start[k]) for k in law.internal]), lo + eps, hi - eps), lo, hi
 
 
-def _fit_one(law: _Law, X, logy, start: dict, bounds: dict, huber_delta, max_nfev) -> dict:
+def fit_one(law: Law, X, logy, start: dict, bounds: dict, huber_delta, max_nfev) -> dict:
     """Fit from one start (normally a warmed-up one, see :func:`_fit`) by ``lmfit.minimize(
     method="least_squares", loss="huber")``, which gives the reported values, success flag and
     message."""
@@ -114,7 +114,7 @@ def _fit_one(law: _Law, X, logy, start: dict, bounds: dict, huber_delta, max_nfe
             "message": str(getattr(res, "message", "")), "nfev": nfev}
 
 
-def _fit_many(law: _Law, X, logy, x0, lo, hi, huber_delta, max_iter: int):
+def fit_many(law: Law, X, logy, x0, lo, hi, huber_delta, max_iter: int):
     """Many small fits at once, one per row (vectorised over the rows): the warm-up of every
     start of a fit, and the bootstrap's refits.
 
@@ -122,7 +122,7 @@ def _fit_many(law: _Law, X, logy, x0, lo, hi, huber_delta, max_iter: int):
     starts and bounds in ``law.internal`` order. Levenberg-Marquardt on iteratively reweighted
     least squares: a step solves ``(J'WJ + lam diag(J'WJ)) s = -J'Wr`` with the Huber weights
     ``W = min(1, huber_delta/|r|)`` of the current residuals (1 for plain least squares), the
-    same objective as :func:`_fit_one` minimises. A step is clipped to the bounds; a parameter on
+    same objective as :func:`fit_one` minimises. A step is clipped to the bounds; a parameter on
     a bound whose gradient points outwards is held there. An accepted step (lower objective)
     shrinks ``lam``, a rejected one grows it. A row stops, converged, when an accepted step
     lowers its objective by less than TOLERANCE relative (scipy's ftol) or a step moves it by
@@ -185,7 +185,7 @@ def _fit_many(law: _Law, X, logy, x0, lo, hi, huber_delta, max_iter: int):
     return x, f, converged, steps
 
 
-def _near_bounds(law: _Law, values: dict, bounds: dict) -> list[tuple[str, str, float]]:
+def _near_bounds(law: Law, values: dict, bounds: dict) -> list[tuple[str, str, float]]:
     hits = []
     for name, rep in zip(law.internal, law.reported):
         lo, hi = bounds[name]
@@ -198,7 +198,7 @@ def _near_bounds(law: _Law, values: dict, bounds: dict) -> list[tuple[str, str, 
     return hits
 
 
-def _bound_warning(law: _Law, rep: str, side: str, bound: float) -> str:
+def _bound_warning(law: Law, rep: str, side: str, bound: float) -> str:
     if rep == "delta" and side == "lower":
         return ("delta sits on its lower bound 0: the points show no irreducible loss floor within this "
                 "range, and the exponent and scale absorb it; compare with a fit on a wider range")
@@ -220,7 +220,7 @@ def _bound_warning(law: _Law, rep: str, side: str, bound: float) -> str:
             f"(too few sizes, too narrow a range, or no visible trend)")
 
 
-def _check_options(huber_delta, loss, exponent_bounds) -> tuple[float | None, tuple[float, float]]:
+def check_options(huber_delta, loss, exponent_bounds) -> tuple[float | None, tuple[float, float]]:
     """The Huber delta (None for ``loss="linear"``) and the exponent bounds, checked."""
     if loss not in ("huber", "linear"):
         raise ValueError(f"loss: expected 'huber' or 'linear', got {loss!r}")
@@ -236,29 +236,29 @@ def _check_options(huber_delta, loss, exponent_bounds) -> tuple[float | None, tu
     return hd, (lo, hi)
 
 
-def _fit(law: _Law, arrays, names, *, huber_delta=HUBER_DELTA, loss="huber", starts=None,
-         exponent_bounds=EXPONENT_BOUNDS, max_nfev=None, bootstrap=0, seed=0, level=0.95) -> LawFit:
-    X, y = _as_points(law, arrays, names)
-    hd, (lo, hi) = _check_options(huber_delta, loss, exponent_bounds)
+def _fit(law: Law, arrays, names, *, huber_delta=HUBER_DELTA, loss="huber", starts=None,
+         exponent_bounds=EXPONENT_BOUNDS, max_nfev=None) -> LawFit:
+    X, y = as_points(law, arrays, names)
+    hd, (lo, hi) = check_options(huber_delta, loss, exponent_bounds)
     logy = np.log(y)
-    bounds = _bounds(law, y, (lo, hi), X)
+    bounds = parameter_bounds(law, y, (lo, hi), X)
     if starts is None:
-        start_list = _default_starts(law, X, y)
+        start_list = default_starts(law, X, y)
     else:
         if isinstance(starts, dict) or not len(starts):
             raise ValueError("starts: expected a non-empty list of dicts of starting values, e.g. "
                              f"[{{{', '.join(repr(k) + ': ...' for k in law.reported)}}}]")
-        start_list = [_complete_start(law, X, y, dict(s)) for s in starts]
+        start_list = [complete_start(law, X, y, dict(s)) for s in starts]
 
     # Every start at once by the vectorised solver (far from the optimum, where every residual
     # is in the Huber loss's linear part, scipy crawls), then lmfit from where it got to.
     k = len(start_list)
-    warm, _, _, steps = _fit_many(law, tuple(np.tile(x, (k, 1)) for x in X), np.tile(logy, (k, 1)),
+    warm, _, _, steps = fit_many(law, tuple(np.tile(x, (k, 1)) for x in X), np.tile(logy, (k, 1)),
                                   *(np.array(v) for v in zip(*(_start_vector(law, s, bounds) for s in start_list))),
                                   hd, max_nfev or BATCH_MAX_STEPS)
     records = []
     for s, x, n_steps in zip(start_list, warm, steps):
-        out = _fit_one(law, X, logy, dict(zip(law.internal, x)), bounds, hd, max_nfev)
+        out = fit_one(law, X, logy, dict(zip(law.internal, x)), bounds, hd, max_nfev)
         records.append((s, {**out, "nfev": out["nfev"] + int(n_steps)}))
     finite = [i for i, (_, o) in enumerate(records) if o["values"] is not None and math.isfinite(o["objective"])]
     if not finite:
@@ -267,7 +267,7 @@ def _fit(law: _Law, arrays, names, *, huber_delta=HUBER_DELTA, loss="huber", sta
     best_i = min(finite, key=lambda i: records[i][1]["objective"])
     best_start, best = records[best_i]
     values = best["values"]
-    params = _to_reported(law, values)
+    params = to_reported(law, values)
 
     r = law.logpred(X, **values) - logy
     ss_res = float(np.sum(r ** 2))
@@ -291,7 +291,7 @@ def _fit(law: _Law, arrays, names, *, huber_delta=HUBER_DELTA, loss="huber", sta
         o = records[i][1]
         if i == best_i or o["objective"] > best["objective"] + 1e-6 * scale + 1e-15:
             continue
-        other = _to_reported(law, o["values"])
+        other = to_reported(law, o["values"])
         diff = [k for k in law.reported
                 if abs(other[k] - params[k]) > 0.05 * max(abs(params[k]), 1e-3 * max(float(np.min(y)), 1e-12))]
         if diff:
@@ -306,11 +306,11 @@ def _fit(law: _Law, arrays, names, *, huber_delta=HUBER_DELTA, loss="huber", sta
               f"start(s), {n_ok} of which converged; "
               + (f"on a bound: {', '.join(h[0] for h in hits)}." if hits else "no parameter on a bound."))
 
-    fit = LawFit(
+    return LawFit(
         law=law.name, params=params, r2=r2, success=best["success"], message=best["message"], status=status,
-        objective=best["objective"], start=_to_reported(law, best_start),
-        starts=[{"start": _to_reported(law, s),
-                 "params": None if o["values"] is None else _to_reported(law, o["values"]),
+        objective=best["objective"], start=to_reported(law, best_start),
+        starts=[{"start": to_reported(law, s),
+                 "params": None if o["values"] is None else to_reported(law, o["values"]),
                  "objective": o["objective"], "success": o["success"], "message": o["message"], "nfev": o["nfev"]}
                 for s, o in records],
         bounds_hit=[h[0] for h in hits],
@@ -320,11 +320,6 @@ def _fit(law: _Law, arrays, names, *, huber_delta=HUBER_DELTA, loss="huber", sta
         warnings=warns,
         options={"huber_delta": hd, "loss": loss, "exponent_bounds": (lo, hi), "max_nfev": max_nfev},
     )
-    if bootstrap:
-        from .uncertainty import with_intervals  # at call time: uncertainty builds on this module
-
-        fit = with_intervals(fit, n_resamples=int(bootstrap), seed=seed, level=level)
-    return fit
 
 
 def fit_model_size_law(n_params, losses, **opts) -> LawFit:
@@ -332,14 +327,14 @@ def fit_model_size_law(n_params, losses, **opts) -> LawFit:
 
     Options: ``huber_delta`` (1e-3), ``loss`` ("huber" | "linear"), ``starts`` (list of dicts
     of starting values in reported names; missing ones are filled in), ``exponent_bounds``
-    ((1e-6, 10)), ``max_nfev``, ``bootstrap`` (number of resamples; 0: none), ``seed``, ``level``.
+    ((1e-6, 10)), ``max_nfev``. Intervals: :func:`drscaling.laws.uncertainty.with_intervals`.
     """
-    return _fit(_LAWS["model_size"], (n_params, losses), ("n_params", "losses"), **opts)
+    return _fit(LAWS["model_size"], (n_params, losses), ("n_params", "losses"), **opts)
 
 
 def fit_data_size_law(n_train, losses, **opts) -> LawFit:
     """Fit ``L(D) = (B/D)**beta + delta``; params B, beta, delta. Options as :func:`fit_model_size_law`."""
-    return _fit(_LAWS["data_size"], (n_train, losses), ("n_train", "losses"), **opts)
+    return _fit(LAWS["data_size"], (n_train, losses), ("n_train", "losses"), **opts)
 
 
 def fit_joint_law(n_params, n_train, losses, **opts) -> LawFit:
@@ -347,7 +342,7 @@ def fit_joint_law(n_params, n_train, losses, **opts) -> LawFit:
 
     Options as :func:`fit_model_size_law`.
     """
-    return _fit(_LAWS["joint"], (n_params, n_train, losses), ("n_params", "n_train", "losses"), **opts)
+    return _fit(LAWS["joint"], (n_params, n_train, losses), ("n_params", "n_train", "losses"), **opts)
 
 
 def fit_data_size_transfer_law(n_train, losses, **opts) -> LawFit:
@@ -356,7 +351,7 @@ def fit_data_size_transfer_law(n_train, losses, **opts) -> LawFit:
     1e3 x max D; on its lower bound the fit is the paper's data-size law. Options as
     :func:`fit_model_size_law`.
     """
-    return _fit(_LAWS["data_size_transfer"], (n_train, losses), ("n_train", "losses"), **opts)
+    return _fit(LAWS["data_size_transfer"], (n_train, losses), ("n_train", "losses"), **opts)
 
 
 def fit_joint_transfer_law(n_params, n_train, losses, **opts) -> LawFit:
@@ -365,12 +360,12 @@ def fit_joint_transfer_law(n_params, n_train, losses, **opts) -> LawFit:
     beta, delta. D_T is bounded as in :func:`fit_data_size_transfer_law`; on its lower bound the
     fit is the paper's joint law. Options as :func:`fit_model_size_law`.
     """
-    return _fit(_LAWS["joint_transfer"], (n_params, n_train, losses), ("n_params", "n_train", "losses"), **opts)
+    return _fit(LAWS["joint_transfer"], (n_params, n_train, losses), ("n_params", "n_train", "losses"), **opts)
 
 
 FIT_FUNCTIONS = {"model_size": fit_model_size_law, "data_size": fit_data_size_law, "joint": fit_joint_law,
                  "data_size_transfer": fit_data_size_transfer_law, "joint_transfer": fit_joint_transfer_law}
-_LAW_OF_FN = {fn: name for name, fn in FIT_FUNCTIONS.items()}
+LAW_OF_FIT_FUNCTION = {fn: name for name, fn in FIT_FUNCTIONS.items()}
 
 
 def fit_law(law: str, *arrays, **opts) -> LawFit:

@@ -113,7 +113,7 @@ def huber_objective(residuals, huber_delta: float | None = HUBER_DELTA) -> float
 # --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class _Law:
+class Law:
     name: str
     inputs: tuple[str, ...]  # argument names of the fit function, without losses
     internal: tuple[str, ...]  # lmfit parameter names
@@ -177,29 +177,29 @@ def _transfer_jac(X, log_B, log_D_T, beta, delta):
     return np.stack([w * beta, -w * beta * t, w * c, np.exp(-logl)], axis=-1)
 
 
-_LAWS = {
-    "model_size": _Law(
+LAWS = {
+    "model_size": Law(
         "model_size", ("n_params",), ("log_A", "alpha", "delta"), ("A", "alpha", "delta"),
         lambda X, log_A, alpha, delta: log_model_size_law(X[0], log_A, alpha, delta),
         lambda X, log_A, alpha, delta: _single_jac(X, log_A, alpha, delta),
     ),
-    "data_size": _Law(
+    "data_size": Law(
         "data_size", ("n_train",), ("log_B", "beta", "delta"), ("B", "beta", "delta"),
         lambda X, log_B, beta, delta: log_data_size_law(X[0], log_B, beta, delta),
         lambda X, log_B, beta, delta: _single_jac(X, log_B, beta, delta),
     ),
-    "joint": _Law(
+    "joint": Law(
         "joint", ("n_params", "n_train"), ("log_A", "log_B", "alpha", "beta", "delta"),
         ("A", "B", "alpha", "beta", "delta"),
         lambda X, log_A, log_B, alpha, beta, delta: log_joint_law(X[0], X[1], log_A, log_B, alpha, beta, delta),
         _joint_jac,
     ),
-    "data_size_transfer": _Law(
+    "data_size_transfer": Law(
         "data_size_transfer", ("n_train",), ("log_B", "log_D_T", "beta", "delta"), ("B", "D_T", "beta", "delta"),
         lambda X, log_B, log_D_T, beta, delta: log_data_size_transfer_law(X[0], log_B, log_D_T, beta, delta),
         _transfer_jac,
     ),
-    "joint_transfer": _Law(
+    "joint_transfer": Law(
         "joint_transfer", ("n_params", "n_train"), ("log_A", "log_B", "log_D_T", "alpha", "beta", "delta"),
         ("A", "B", "D_T", "alpha", "beta", "delta"),
         lambda X, log_A, log_B, log_D_T, alpha, beta, delta: log_joint_transfer_law(

@@ -3,12 +3,17 @@ and our fits beside the paper's."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .. import paths
 from .fitting import fit_model_size_law
-from .forms import _LAWS
+from .forms import LAWS
 from .records import LawFit
+
+if TYPE_CHECKING:  # annotations only
+    import pandas
 
 
 # --------------------------------------------------------------------------------------------
@@ -91,7 +96,7 @@ def compare_with_paper(fits: dict, reported: dict | None = None) -> "pandas.Data
     rows = []
     for law_name in ("model_size", "data_size", "joint"):
         fit = fits.get(law_name)
-        names = list(_LAWS[law_name].reported) + ["r2"]
+        names = list(LAWS[law_name].reported) + ["r2"]
         for name in names:
             row = {"law": law_name, "parameter": name}
             if fit is not None:

@@ -9,21 +9,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .forms import _LAWS
-from .starts import _to_internal
+from .forms import LAWS
+from .starts import to_internal
 
 
 # --------------------------------------------------------------------------------------------
 # Results
 # --------------------------------------------------------------------------------------------
 
-def _jsonable(v):
+def jsonable(v):
     if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
+        return {str(k): jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
+        return [jsonable(x) for x in v]
     if isinstance(v, np.ndarray):
-        return [_jsonable(x) for x in v.tolist()]
+        return [jsonable(x) for x in v.tolist()]
     if isinstance(v, (np.bool_, bool)):
         return bool(v)
     if isinstance(v, (np.integer,)):
@@ -72,7 +72,7 @@ class LawFit:
         ss_tot = float(np.sum((logy - logy.mean()) ** 2))
         if ss_tot == 0:
             return math.nan
-        keys = list(zip(*(np.asarray(self.points[k], dtype=np.float64) for k in _LAWS[self.law].inputs)))
+        keys = list(zip(*(np.asarray(self.points[k], dtype=np.float64) for k in LAWS[self.law].inputs)))
         groups: dict = {}
         for key, v in zip(keys, logy):
             groups.setdefault(key, []).append(v)
@@ -80,10 +80,10 @@ class LawFit:
         return 1.0 - ss_within / ss_tot
 
     def _internal(self) -> dict:
-        return _to_internal(_LAWS[self.law], self.params)
+        return to_internal(LAWS[self.law], self.params)
 
     def log_predict(self, *inputs):
-        law = _LAWS[self.law]
+        law = LAWS[self.law]
         if len(inputs) != len(law.inputs):
             raise ValueError(f"predict: the {self.law} law takes {len(law.inputs)} argument(s) "
                              f"({', '.join(law.inputs)}), got {len(inputs)}")
@@ -97,14 +97,14 @@ class LawFit:
 
     def residuals(self) -> np.ndarray:
         """log(prediction) - log(observed) at the fitted points."""
-        law = _LAWS[self.law]
+        law = LAWS[self.law]
         return self.log_predict(*(self.points[k] for k in law.inputs)) - np.log(self.points["losses"])
 
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["n_points"] = self.n_points
         d["r2_ceiling"] = self.r2_ceiling  # derived from points; from_dict recomputes it
-        return _jsonable(d)
+        return jsonable(d)
 
     @classmethod
     def from_dict(cls, d: dict) -> "LawFit":
@@ -170,7 +170,7 @@ class HoldoutCheck:
         return float(np.mean(np.abs(self.relative_error)))
 
     def to_dict(self) -> dict:
-        return _jsonable({
+        return jsonable({
             "fit": self.fit.to_dict(), "holdout_mask": self.holdout_mask, "inputs": self.inputs,
             "observed": self.observed, "predicted": self.predicted, "relative_error": self.relative_error,
             "max_abs_relative_error": self.max_abs_relative_error,

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .forms import DELTA_MARGIN, LOG_SCALE_BOUNDS, TRANSFER_BOUNDS, _Law
+from .forms import DELTA_MARGIN, LOG_SCALE_BOUNDS, TRANSFER_BOUNDS, Law
 
 
 # Default grid of starting points.
@@ -20,7 +20,7 @@ _JOINT_SHARES = (0.25, 0.75)  # share of the N term in the bracket at the middle
 _TRANSFER_DELTA_FRACTIONS = (0.0, 0.5, 0.9)  # fewer floors: D_T multiplies the grid
 
 
-def _to_internal(law: _Law, rep: dict) -> dict:
+def to_internal(law: Law, rep: dict) -> dict:
     out = {}
     for k, v in rep.items():
         if "log_" + k in law.internal:  # A, B, D_T: fitted as their logs
@@ -30,7 +30,7 @@ def _to_internal(law: _Law, rep: dict) -> dict:
     return out
 
 
-def _to_reported(law: _Law, internal: dict) -> dict:
+def to_reported(law: Law, internal: dict) -> dict:
     out = {}
     for name, rep in zip(law.internal, law.reported):
         v = float(internal[name])
@@ -38,7 +38,7 @@ def _to_reported(law: _Law, internal: dict) -> dict:
     return out
 
 
-def _complete_start(law: _Law, X, y, given: dict) -> dict:
+def complete_start(law: Law, X, y, given: dict) -> dict:
     """A full internal start from a partial reported one, scales set through the data's middle.
 
     Missing exponents default to 0.5 (alpha, beta), a missing delta to half the smallest
@@ -49,7 +49,7 @@ def _complete_start(law: _Law, X, y, given: dict) -> dict:
     if unknown:
         raise ValueError(f"starts: unknown parameter(s) {sorted(unknown)} for the {law.name} law; "
                          f"expected some of {list(law.reported)}")
-    s = _to_internal(law, given)
+    s = to_internal(law, given)
     l_min = float(np.min(y))
     delta = min(max(s.get("delta", 0.5 * l_min), 0.0), l_min * (1 - 1e-3))
     s["delta"] = delta
@@ -81,7 +81,7 @@ def _complete_start(law: _Law, X, y, given: dict) -> dict:
     return s
 
 
-def _default_starts(law: _Law, X, y) -> list[dict]:
+def default_starts(law: Law, X, y) -> list[dict]:
     l_min = float(np.min(y))
     starts = []
     if law.name == "joint":
@@ -104,17 +104,17 @@ def _default_starts(law: _Law, X, y) -> list[dict]:
             for alpha in _JOINT_ALPHAS:
                 for beta in _JOINT_BETAS:
                     for frac in _JOINT_DELTA_FRACTIONS:
-                        starts.append(_complete_start(law, X, y, {"D_T": d_t, "alpha": alpha, "beta": beta,
+                        starts.append(complete_start(law, X, y, {"D_T": d_t, "alpha": alpha, "beta": beta,
                                                                   "delta": frac * l_min}))
     elif law.name == "data_size_transfer":
         for d_t in _transfer_grid(X[0]):
             for e in _SINGLE_EXPONENTS:
                 for frac in _TRANSFER_DELTA_FRACTIONS:
-                    starts.append(_complete_start(law, X, y, {"D_T": d_t, "beta": e, "delta": frac * l_min}))
+                    starts.append(complete_start(law, X, y, {"D_T": d_t, "beta": e, "delta": frac * l_min}))
     else:
         for e in _SINGLE_EXPONENTS:
             for frac in _DELTA_FRACTIONS:
-                starts.append(_complete_start(law, X, y, {law.reported[1]: e, "delta": frac * l_min}))
+                starts.append(complete_start(law, X, y, {law.reported[1]: e, "delta": frac * l_min}))
     return starts
 
 
@@ -124,7 +124,7 @@ def _transfer_grid(d) -> list[float]:
     return [0.01 * lo, lo, math.sqrt(lo * hi), hi, 10.0 * hi]
 
 
-def _refit_starts(law: _Law, X, y, best_reported: dict) -> list[dict]:
+def refit_starts(law: Law, X, y, best_reported: dict) -> list[dict]:
     """Starts for bootstrap refits: the full fit's optimum and two points of the grid."""
     l_min = float(np.min(y))
     if law.name == "joint":
@@ -139,10 +139,10 @@ def _refit_starts(law: _Law, X, y, best_reported: dict) -> list[dict]:
     else:
         e = law.reported[1]
         others = [{e: 0.5, "delta": 0.5 * l_min}, {e: 1.0, "delta": 0.0}]
-    return [_complete_start(law, X, y, dict(best_reported))] + [_complete_start(law, X, y, o) for o in others]
+    return [complete_start(law, X, y, dict(best_reported))] + [complete_start(law, X, y, o) for o in others]
 
 
-def _bounds(law: _Law, y, exponent_bounds, X=None) -> dict:
+def parameter_bounds(law: Law, y, exponent_bounds, X=None) -> dict:
     """Bounds of each internal parameter; ``X`` (the inputs) is needed for D_T's, which are
     relative to the smallest and largest D (TRANSFER_BOUNDS)."""
     l_min = float(np.min(y))
@@ -161,15 +161,15 @@ def _bounds(law: _Law, y, exponent_bounds, X=None) -> dict:
     return b
 
 
-def _train_sizes(law: _Law, X) -> np.ndarray:
+def _train_sizes(law: Law, X) -> np.ndarray:
     """The D of the points (the input D_T is measured against)."""
     return np.asarray(X[law.inputs.index("n_train")])
 
 
-def _resample_bounds(law: _Law, X, y, idx, exponent_bounds) -> tuple[np.ndarray, np.ndarray]:
+def resample_bounds(law: Law, X, y, idx, exponent_bounds) -> tuple[np.ndarray, np.ndarray]:
     """``(lo, hi)``, one row per resample ``idx`` (rows of point indices): the bounds of a fit
     of that resample alone (delta below its smallest loss, D_T relative to its D range)."""
-    bounds = _bounds(law, y, exponent_bounds, X)
+    bounds = parameter_bounds(law, y, exponent_bounds, X)
     lo = np.tile([bounds[k][0] for k in law.internal], (len(idx), 1))
     hi = np.tile([bounds[k][1] for k in law.internal], (len(idx), 1))
     hi[:, law.internal.index("delta")] = y[idx].min(axis=1) * (1.0 - DELTA_MARGIN)

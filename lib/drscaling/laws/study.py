@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .fitting import FIT_FUNCTIONS
-from .forms import _LAWS
-from .records import HoldoutCheck, LawFit, _jsonable
-from .starts import _to_internal
-from .uncertainty import _with_bootstrap, holdout_check, holdout_largest
+from .forms import LAWS
+from .records import HoldoutCheck, LawFit, jsonable
+from .starts import to_internal
+from .uncertainty import holdout_check, holdout_largest, with_bootstrap
+
+if TYPE_CHECKING:  # annotations only
+    import pandas
 
 
 # --------------------------------------------------------------------------------------------
@@ -30,13 +34,13 @@ class StudyFit:
 
     def band(self, *inputs, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Pointwise ``level`` interval of the law's prediction over the bootstrap refits."""
-        law = _LAWS[self.fit.law]
+        law = LAWS[self.fit.law]
         n = min(len(v) for v in self.samples.values())
         if n == 0:
             nan = np.full(np.shape(inputs[0]), np.nan)
             return nan, nan
         X = tuple(np.asarray(x, dtype=np.float64) for x in inputs)
-        preds = np.stack([np.exp(law.logpred(X, **_to_internal(law, {k: v[i] for k, v in self.samples.items()})))
+        preds = np.stack([np.exp(law.logpred(X, **to_internal(law, {k: v[i] for k, v in self.samples.items()})))
                           for i in range(n)])
         q = (1 - level) / 2
         return np.quantile(preds, q, axis=0), np.quantile(preds, 1 - q, axis=0)
@@ -46,8 +50,8 @@ class StudyFit:
         d["holdout"] = None if self.holdout is None else {
             k: v for k, v in self.holdout.to_dict().items() if k != "fit"}
         if self.holdout is not None:
-            d["holdout"]["fit_params"] = _jsonable(self.holdout.fit.params)
-        d["bootstrap_samples"] = _jsonable(self.samples)  # for uncertainty downstream (budget optimum)
+            d["holdout"]["fit_params"] = jsonable(self.holdout.fit.params)
+        d["bootstrap_samples"] = jsonable(self.samples)  # for uncertainty downstream (budget optimum)
         return d
 
 
@@ -57,7 +61,7 @@ def fit_for_study(law: str, *arrays, holdout_mask=None, n_resamples: int = 1000,
     runs, seeded; ``refit`` as for :func:`bootstrap`) with :func:`with_intervals`'s warnings
     and, given ``holdout_mask``, fit without the masked points and predict them."""
     fn = FIT_FUNCTIONS[law]
-    fit, b = _with_bootstrap(fn(*arrays), n_resamples, seed, 0.95, refit)
+    fit, b = with_bootstrap(fn(*arrays), n_resamples, seed, 0.95, refit)
     holdout = None
     if holdout_mask is not None and np.any(holdout_mask):
         try:
@@ -67,7 +71,7 @@ def fit_for_study(law: str, *arrays, holdout_mask=None, n_resamples: int = 1000,
     return StudyFit(fit=fit, samples=b.samples, holdout=holdout)
 
 
-STUDY_INPUTS = {name: law.inputs for name, law in _LAWS.items()}  # the results columns of each law's inputs
+STUDY_INPUTS = {name: law.inputs for name, law in LAWS.items()}  # the results columns of each law's inputs
 # the sweep whose runs each law fits (the transfer forms: the data-size and joint sweeps', beside the paper's forms)
 STUDY_SWEEPS = {"model_size": "model_size", "data_size": "data_size", "joint": "joint",
                 "data_size_transfer": "data_size", "joint_transfer": "joint"}
@@ -97,14 +101,14 @@ def fit_study_laws(points: dict, n_resamples: int = 1000, seed: int = 0,
     missing = missing or {}
     jobs = {}  # law -> (arrays, hold-out mask)
     for law, frame in points.items():
-        if len(frame) >= len(_LAWS[law].reported) + 1:
+        if len(frame) >= len(LAWS[law].reported) + 1:
             arrays = [frame[c].to_numpy(float) for c in STUDY_INPUTS[law]] + [frame["cll_test"].to_numpy(float)]
             axis = STUDY_INPUTS[law][0]  # the largest N (model size, joint) or D
             jobs[law] = (arrays, holdout_largest(frame[axis].to_numpy(float)))
     fitted = _fit_jobs(jobs, n_resamples, seed, workers)
     studies, report, lines = {}, {}, []
     for law, frame in points.items():
-        needed = len(_LAWS[law].reported) + 1
+        needed = len(LAWS[law].reported) + 1
         if law not in jobs:
             report[law] = {"status": f"not fitted: {len(frame)} points, at least {needed} needed",
                            "missing_runs": missing.get(law, [])}
@@ -134,7 +138,7 @@ def _fit_jobs(jobs: dict, n_resamples: int, seed: int, workers: int) -> dict:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    order = sorted(jobs, key=lambda law: (len(_LAWS[law].reported), len(jobs[law][1])), reverse=True)
+    order = sorted(jobs, key=lambda law: (len(LAWS[law].reported), len(jobs[law][1])), reverse=True)
     # spawn: a fresh interpreter, whatever the caller has loaded or threaded (a notebook kernel)
     with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {law: pool.submit(fit_for_study, law, *jobs[law][0], **options(law)) for law in order}

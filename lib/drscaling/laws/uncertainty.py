@@ -9,23 +9,23 @@ import warnings as _warnings
 
 import numpy as np
 
-from .fitting import FIT_FUNCTIONS, _LAW_OF_FN, _as_points, _check_options, _fit_many, _fit_one
-from .forms import BATCH_MAX_STEPS, EXPONENT_BOUNDS, HUBER_DELTA, PROBE_STEPS, _LAWS, _Law
+from .fitting import FIT_FUNCTIONS, LAW_OF_FIT_FUNCTION, as_points, check_options, fit_many, fit_one
+from .forms import BATCH_MAX_STEPS, EXPONENT_BOUNDS, HUBER_DELTA, PROBE_STEPS, LAWS, Law
 from .records import BootstrapIntervals, HoldoutCheck, LawFit
-from .starts import _bounds, _default_starts, _refit_starts, _resample_bounds, _to_reported
+from .starts import parameter_bounds, default_starts, refit_starts, resample_bounds, to_reported
 
 
 # --------------------------------------------------------------------------------------------
 # Bootstrap and extrapolation
 # --------------------------------------------------------------------------------------------
 
-def _law_of(fit_fn) -> _Law:
-    if fit_fn in _LAW_OF_FN:
-        return _LAWS[_LAW_OF_FN[fit_fn]]
-    if isinstance(fit_fn, str) and fit_fn in _LAWS:
-        return _LAWS[fit_fn]
+def _law_of(fit_fn) -> Law:
+    if fit_fn in LAW_OF_FIT_FUNCTION:
+        return LAWS[LAW_OF_FIT_FUNCTION[fit_fn]]
+    if isinstance(fit_fn, str) and fit_fn in LAWS:
+        return LAWS[fit_fn]
     raise ValueError(f"fit_fn: expected one of {', '.join(fn.__name__ for fn in FIT_FUNCTIONS.values())} "
-                     f"(or a law name {list(_LAWS)}), got {fit_fn!r}")
+                     f"(or a law name {list(LAWS)}), got {fit_fn!r}")
 
 
 def bootstrap(fit_fn, *arrays, n_resamples: int = 1000, seed: int = 0, level: float = 0.95,
@@ -35,7 +35,7 @@ def bootstrap(fit_fn, *arrays, n_resamples: int = 1000, seed: int = 0, level: fl
     Each of ``n_resamples`` resamples draws as many points as there are, with replacement, and
     is refitted (``full_fit``: reuse a fit of the same points):
 
-    - ``refit="warm"`` (default): all resamples at once (:func:`_refit_warm`), warm-started
+    - ``refit="warm"`` (default): all resamples at once (:func:`refit_warm`), warm-started
       from the full fit's optimum, with every grid start tried for a few steps;
     - ``refit="grid"``: each resample by the fit function, from the whole default grid of
       starts, as a fresh fit of those points (the slow reference that "warm" is tested against).
@@ -56,7 +56,7 @@ def bootstrap(fit_fn, *arrays, n_resamples: int = 1000, seed: int = 0, level: fl
         raise ValueError(f"level: expected a number between 0 and 1, got {level!r}")
     if refit not in ("warm", "grid"):
         raise ValueError(f"refit: expected 'warm' or 'grid', got {refit!r}")
-    X, y = _as_points(law, arrays, names)
+    X, y = as_points(law, arrays, names)
     fit_opts.pop("bootstrap", None)
     starts = fit_opts.pop("starts", None)  # for the full fit only
     if full_fit is None:
@@ -69,12 +69,12 @@ def bootstrap(fit_fn, *arrays, n_resamples: int = 1000, seed: int = 0, level: fl
     fittable = []  # index arrays of the resamples that can be fitted, in the order drawn
     for idx in np.random.default_rng(seed).integers(0, len(y), (int(n_resamples), len(y))):
         try:
-            _as_points(law, [x[idx] for x in X] + [y[idx]], names)
+            as_points(law, [x[idx] for x in X] + [y[idx]], names)
             fittable.append(idx)
         except ValueError as e:
             fail(f"not fittable: {str(e).split(':', 1)[-1].strip().split(';')[0]}")
     if refit == "warm":
-        refits = _refit_warm(law, X, y, np.array(fittable, dtype=int).reshape(-1, len(y)), full_fit, fit_opts)
+        refits = refit_warm(law, X, y, np.array(fittable, dtype=int).reshape(-1, len(y)), full_fit, fit_opts)
     else:
         refits = [_refit_grid(fn, [x[idx] for x in X], y[idx], fit_opts) for idx in fittable]
     samples = {k: [] for k in law.reported}
@@ -108,9 +108,9 @@ def _refit_grid(fn, Xb, yb, fit_opts) -> tuple[dict | None, str | None]:
     return fb.params, None
 
 
-def _refit_warm(law: _Law, X, y, idx: np.ndarray, full_fit: LawFit, fit_opts: dict) -> list:
+def refit_warm(law: Law, X, y, idx: np.ndarray, full_fit: LawFit, fit_opts: dict) -> list:
     """The resamples ``X[idx]``, ``y[idx]`` (``idx``: one row of point indices per resample)
-    refitted all at once by :func:`_fit_many`: ``(params, None)`` or ``(None, failure)`` each.
+    refitted all at once by :func:`fit_many`: ``(params, None)`` or ``(None, failure)`` each.
 
     Each resample is fitted to convergence from the full fit's optimum and two grid points;
     then every grid start (the full points' grid) takes PROBE_STEPS steps, and where one got
@@ -122,10 +122,10 @@ def _refit_warm(law: _Law, X, y, idx: np.ndarray, full_fit: LawFit, fit_opts: di
     """
     if not len(idx):
         return []
-    hd, exponent_bounds = _check_options(fit_opts.get("huber_delta", HUBER_DELTA), fit_opts.get("loss", "huber"),
+    hd, exponent_bounds = check_options(fit_opts.get("huber_delta", HUBER_DELTA), fit_opts.get("loss", "huber"),
                                          fit_opts.get("exponent_bounds", EXPONENT_BOUNDS))
     max_steps = fit_opts.get("max_nfev") or BATCH_MAX_STEPS
-    lo, hi = _resample_bounds(law, X, y, idx, exponent_bounds)
+    lo, hi = resample_bounds(law, X, y, idx, exponent_bounds)
 
     def best_of(which, starts, steps):
         """Resamples ``which`` fitted from each of ``starts`` ((k, p), or one (1, p) per resample
@@ -135,7 +135,7 @@ def _refit_warm(law: _Law, X, y, idx: np.ndarray, full_fit: LawFit, fit_opts: di
         rows = np.repeat(which, k)
         eps = 1e-9 * (hi[rows] - lo[rows])
         x0 = np.clip(starts.reshape(len(rows), -1), lo[rows] + eps, hi[rows] - eps)
-        x, f, ok, _ = _fit_many(law, tuple(a[idx[rows]] for a in X), np.log(y[idx[rows]]), x0, lo[rows], hi[rows],
+        x, f, ok, _ = fit_many(law, tuple(a[idx[rows]] for a in X), np.log(y[idx[rows]]), x0, lo[rows], hi[rows],
                                 hd, steps)
         best = np.arange(len(which)) * k + f.reshape(len(which), k).argmin(axis=1)
         return x[best], f[best], ok[best]
@@ -144,8 +144,8 @@ def _refit_warm(law: _Law, X, y, idx: np.ndarray, full_fit: LawFit, fit_opts: di
         return np.array([[s[k] for k in law.internal] for s in starts])
 
     everyone = np.arange(len(idx))
-    x, f, ok = best_of(everyone, vectors(_refit_starts(law, X, y, full_fit.params)), max_steps)
-    probe_x, probe_f, _ = best_of(everyone, vectors(_default_starts(law, X, y)), PROBE_STEPS)
+    x, f, ok = best_of(everyone, vectors(refit_starts(law, X, y, full_fit.params)), max_steps)
+    probe_x, probe_f, _ = best_of(everyone, vectors(default_starts(law, X, y)), PROBE_STEPS)
     lower = np.flatnonzero(probe_f < f)
     if lower.size:
         x[lower], f[lower], ok[lower] = best_of(lower, probe_x[lower, None, :], max_steps)
@@ -154,20 +154,20 @@ def _refit_warm(law: _Law, X, y, idx: np.ndarray, full_fit: LawFit, fit_opts: di
         values = dict(zip(law.internal, x[i]))
         if not ok[i]:  # lmfit takes over where the vectorised solver stopped, as in a fit
             Xb, yb = tuple(a[idx[i]] for a in X), y[idx[i]]
-            res = _fit_one(law, Xb, np.log(yb), values, _bounds(law, yb, exponent_bounds, Xb), hd,
+            res = fit_one(law, Xb, np.log(yb), values, parameter_bounds(law, yb, exponent_bounds, Xb), hd,
                            fit_opts.get("max_nfev"))
             if not res["success"]:
                 out.append((None, f"did not converge: {res['message']}"))
                 continue
             values = res["values"]
-        out.append((_to_reported(law, values), None))
+        out.append((to_reported(law, values), None))
     return out
 
 
-def _with_bootstrap(fit: LawFit, n_resamples: int, seed: int, level: float,
+def with_bootstrap(fit: LawFit, n_resamples: int, seed: int, level: float,
                     refit: str) -> tuple[LawFit, BootstrapIntervals]:
     """``fit`` with bootstrap intervals over its own points, and the bootstrap."""
-    law = _LAWS[fit.law]
+    law = LAWS[fit.law]
     arrays = [fit.points[k] for k in law.inputs] + [fit.points["losses"]]
     opts = {"huber_delta": fit.options["huber_delta"] if fit.options["loss"] == "huber" else HUBER_DELTA,
             "loss": fit.options["loss"], "exponent_bounds": tuple(fit.options["exponent_bounds"]),
@@ -190,7 +190,7 @@ def with_intervals(fit: LawFit, n_resamples: int = 1000, seed: int = 0, level: f
                    refit: str = "warm") -> LawFit:
     """A copy of ``fit`` with bootstrap ``intervals`` (and ``bootstrap`` info) over its own points;
     ``refit`` as for :func:`bootstrap`."""
-    return _with_bootstrap(fit, n_resamples, seed, level, refit)[0]
+    return with_bootstrap(fit, n_resamples, seed, level, refit)[0]
 
 
 def holdout_largest(values) -> np.ndarray:
@@ -228,7 +228,7 @@ def holdout_check(fit_fn, *args, holdout_mask=None, **fit_opts) -> HoldoutCheck:
         raise ValueError("holdout_mask: no point is held out; set True for the points to predict")
     if mask.all():
         raise ValueError("holdout_mask: every point is held out; nothing is left to fit")
-    X, y = _as_points(law, arrays, names)
+    X, y = as_points(law, arrays, names)
     fit = FIT_FUNCTIONS[law.name](*(x[~mask] for x in X), y[~mask], **fit_opts)
     held = tuple(x[mask] for x in X)
     predicted = np.exp(fit.log_predict(*held))

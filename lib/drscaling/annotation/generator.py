@@ -11,24 +11,39 @@ its tokenizer), so the ``generated`` annotation method reads it like any local g
 Its quality (:func:`generator_quality`): validation loss, ROUGE-L of greedy queries against the
 human questions of validation passages (``rouge-score``), and the share of generated queries
 that are a verbatim span of their passage (a generator that copies teaches little).
+
+Decoding (:func:`generate_queries`): one query per passage from any local transformers model,
+the generator trained here or a hub model such as docT5query.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from .fileio import atomic_path, read_json, sha256_json, write_json
+from ..fileio import atomic_path, read_json, sha256_json, write_json
+from .copy_t5 import copy_t5_classes
 
 # part of the cache key: a change to the training code makes a new model (2: the copy mechanism)
 GENERATOR_VERSION = 2
 LOCAL = "local"  # the ``model_path`` of the generated method that means "the generator trained here"
+
+# generate_queries' options: greedy unless do_sample (then top_k, temperature); no_repeat_ngram_size
+# n > 0: no n-gram twice in a query
+DECODING_OPTIONS = ("max_new_tokens", "batch_size", "do_sample", "top_k", "temperature", "no_repeat_ngram_size")
+SUGGESTED_GENERATOR = "castorini/doc2query-t5-base-msmarco"
+
+
+class ModelNotAvailableError(RuntimeError):
+    """The query-generation model is not on this machine; the ``generated`` method is skipped."""
 
 
 @dataclass(frozen=True)
@@ -98,77 +113,6 @@ def build_model(tokenizer, cfg: GeneratorConfig):
         decoder_start_token_id=tokenizer.pad_token_id, dropout_rate=cfg.dropout,
     )
     return model_class(config)
-
-
-_COPY_CLASSES = None
-
-
-def copy_t5_classes():
-    """(CopyT5Config, CopyT5ForConditionalGeneration), registered with transformers' Auto
-    classes as model type ``t5-copy`` so that a saved generator loads with
-    ``AutoModelForSeq2SeqLM`` (built on first use: transformers is slow to import).
-
-    The model's next-token distribution is ``g * softmax(lm_logits) + (1 - g) * copy``, where
-    ``copy`` puts the last decoder layer's cross-attention (mean over heads) on the passage's
-    token ids and the gate ``g = sigmoid(w . [decoder state, attended encoder state] + b)``.
-    Its ``logits`` are the log of that distribution, so that ``generate`` (greedy, top-k,
-    temperature) and the cross-entropy work on it unchanged; ``generate`` hands the passage's
-    ids to every decoding step as ``source_ids``.
-    """
-    global _COPY_CLASSES
-    if _COPY_CLASSES is not None:
-        return _COPY_CLASSES
-    import torch
-    from transformers import AutoConfig, AutoModelForSeq2SeqLM, T5Config, T5ForConditionalGeneration
-    from transformers.modeling_outputs import Seq2SeqLMOutput
-
-    class CopyT5Config(T5Config):
-        model_type = "t5-copy"
-
-    class CopyT5ForConditionalGeneration(T5ForConditionalGeneration):
-        config_class = CopyT5Config
-
-        def __init__(self, config):
-            config._attn_implementation = "eager"  # the copy needs the attention weights, which sdpa does not give
-            super().__init__(config)
-            self.copy_gate = torch.nn.Linear(2 * config.d_model, 1)
-            self.post_init()
-
-        def forward(self, input_ids=None, attention_mask=None, decoder_input_ids=None, encoder_outputs=None,
-                    past_key_values=None, labels=None, source_ids=None, use_cache=None, **kwargs):
-            source_ids = input_ids if source_ids is None else source_ids
-            if source_ids is None:
-                raise ValueError("the copy mechanism needs the passage's token ids (input_ids or source_ids)")
-            if labels is not None and decoder_input_ids is None:
-                decoder_input_ids = self._shift_right(labels)
-            for key in ("output_attentions", "output_hidden_states", "return_dict"):
-                kwargs.pop(key, None)
-            out = super().forward(input_ids=input_ids, attention_mask=attention_mask,
-                                  decoder_input_ids=decoder_input_ids, encoder_outputs=encoder_outputs,
-                                  past_key_values=past_key_values, use_cache=use_cache, output_attentions=True,
-                                  output_hidden_states=True, return_dict=True, **kwargs)
-            attention = out.cross_attentions[-1].mean(dim=1)  # (batch, target, source)
-            state = out.decoder_hidden_states[-1]
-            context = attention @ out.encoder_last_hidden_state
-            gate = torch.sigmoid(self.copy_gate(torch.cat([state, context], dim=-1)))
-            copied = torch.zeros_like(out.logits).scatter_add_(
-                2, source_ids.unsqueeze(1).expand(-1, attention.shape[1], -1), attention)
-            probs = gate * torch.softmax(out.logits, dim=-1) + (1 - gate) * copied
-            logits = torch.log(probs.clamp_min(1e-12))
-            loss = None
-            if labels is not None:
-                loss = torch.nn.functional.nll_loss(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                                                    ignore_index=-100)
-            return Seq2SeqLMOutput(loss=loss, logits=logits, past_key_values=out.past_key_values,
-                                   encoder_last_hidden_state=out.encoder_last_hidden_state)
-
-        def generate(self, input_ids=None, **kwargs):
-            return super().generate(input_ids=input_ids, source_ids=input_ids, **kwargs)
-
-    AutoConfig.register("t5-copy", CopyT5Config, exist_ok=True)
-    AutoModelForSeq2SeqLM.register(CopyT5Config, CopyT5ForConditionalGeneration, exist_ok=True)
-    _COPY_CLASSES = (CopyT5Config, CopyT5ForConditionalGeneration)
-    return _COPY_CLASSES
 
 
 def _encode(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
@@ -346,8 +290,6 @@ def generator_quality(data, folder: Path, n: int = 200, seed: int = 0, **decodin
     question for ``n`` validation passages, the copy rate, and examples."""
     from rouge_score import rouge_scorer
 
-    from .annotate import generate_queries
-
     folder = Path(folder)
     trained = read_json(folder / "result.json")
     val = split_pairs(data, "validation").drop_duplicates("pid").head(n)
@@ -366,8 +308,6 @@ def generator_quality(data, folder: Path, n: int = 200, seed: int = 0, **decodin
 def local_settings(options: dict) -> tuple[GeneratorConfig, dict]:
     """The generator settings and the decoding options of a ``generated`` method's options
     (``model_path: local``): what it trains and how it writes its queries."""
-    from .annotate import DECODING_OPTIONS
-
     return GeneratorConfig(**(options.get("generator") or {})), {k: options[k] for k in DECODING_OPTIONS if k in options}
 
 
@@ -390,6 +330,88 @@ def quality_by_method(data, methods: dict, n: int = 200, seed: int = 0) -> dict[
     return out
 
 
-__all__ = ["GeneratorConfig", "LOCAL", "training_pairs", "split_pairs", "build_model", "train_seq2seq",
-           "sequence_loss", "local_generator", "generator_dir", "generator_key", "resolve_model_path", "model_identity",
-           "generator_quality", "quality_by_method", "local_settings", "is_copy", "copy_t5_classes"]
+# ---------------------------------------------------------------- decoding
+
+def generator_available(model_path) -> tuple[bool, str]:
+    """(True, "") if the ``generated`` method's model is on this machine (or trained here,
+    ``local``), else (False, why)."""
+    path = model_path
+    hint = (f"(e.g. {SUGGESTED_GENERATOR}: a hub id, or its folder saved with save_pretrained; or 'local' for "
+            f"a generator trained here; set model_path)")
+    if path is None:
+        return False, f"the 'generated' method is skipped: no model_path {hint}"
+    if path == "local":  # trained here on the training pairs (drscaling.annotation.generator)
+        return True, ""
+    if Path(path).exists():
+        return True, ""
+    if _looks_like_hub_id(str(path)):
+        try:  # from the local cache, or downloaded where there is a network
+            from transformers import AutoConfig
+
+            AutoConfig.from_pretrained(str(path))
+            return True, ""
+        except OSError as e:
+            return False, f"the 'generated' method is skipped: {path!r} is not here and could not be fetched ({e})"
+    return False, f"the 'generated' method is skipped: no query-generation model at {path!r} {hint}"
+
+
+def _looks_like_hub_id(text: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", text))
+
+
+def generate_queries(
+    passages: Sequence[str], model_path, max_new_tokens: int = 32, batch_size: int = 8, seed: int = 0,
+    do_sample: bool = False, top_k: int = 0, temperature: float = 1.0, no_repeat_ngram_size: int = 0,
+    progress: bool = True,
+) -> list[str]:
+    """One query per passage from a local transformers model: greedy decoding, or sampling
+    (``do_sample``, with ``top_k`` and ``temperature``) seeded by ``seed``; with
+    ``no_repeat_ngram_size`` n > 0 no n-gram of tokens appears twice in a query.
+
+    Seq2seq models (``config.is_encoder_decoder``) read the passage; causal models read
+    ``"Passage: {p}\\nQuery:"`` and only the new tokens are kept.
+    """
+    ok, why = generator_available(model_path)
+    if not ok:
+        raise ModelNotAvailableError(why)
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    copy_t5_classes()  # the generator trained here is a T5 with a copy mechanism (model type t5-copy)
+    torch.manual_seed(seed)
+    try:
+        config = AutoConfig.from_pretrained(model_path)
+        tok = AutoTokenizer.from_pretrained(model_path)
+        seq2seq = bool(getattr(config, "is_encoder_decoder", False))
+        model = (AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM).from_pretrained(model_path)
+    except OSError as e:  # a hub id that cannot be fetched (offline) or an incomplete folder
+        raise ModelNotAvailableError(f"query-generation model {model_path!r} could not be loaded ({e}); "
+                                     f"the 'generated' annotation method is skipped") from None
+    model.eval()
+    if tok.pad_token is None:
+        if tok.eos_token is None:
+            raise ValueError(f"{model_path}: tokenizer has neither a pad nor an eos token")
+        tok.pad_token = tok.eos_token
+    if not seq2seq:
+        tok.padding_side = "left"
+    max_len = min(int(tok.model_max_length or 512), 512)
+    pad_id = tok.pad_token_id
+    out: list[str] = []
+    from tqdm.auto import tqdm
+
+    for b in tqdm(range(0, len(passages), batch_size), desc="generate queries", unit="batch", mininterval=2,
+                  disable=not progress or len(passages) <= 4 * batch_size):
+        batch = list(passages[b:b + batch_size])
+        texts = batch if seq2seq else [f"Passage: {p}\nQuery:" for p in batch]
+        enc = tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=max_len)
+        enc.pop("token_type_ids", None)
+        with torch.no_grad():
+            sampling = {"do_sample": True, "top_k": int(top_k), "temperature": float(temperature)} if do_sample \
+                else {"do_sample": False}
+            if no_repeat_ngram_size:
+                sampling["no_repeat_ngram_size"] = int(no_repeat_ngram_size)
+            gen = model.generate(**enc, max_new_tokens=max_new_tokens, num_beams=1, pad_token_id=pad_id, **sampling)
+        if not seq2seq:
+            gen = gen[:, enc["input_ids"].shape[1]:]
+        out.extend(s.strip() for s in tok.batch_decode(gen, skip_special_tokens=True))
+    return out
