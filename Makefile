@@ -111,7 +111,8 @@ bench: $(STAMP) $(STAGE_OUTPUT_01_prepare_data) ## training throughput: ours vs 
 sync-notebooks: $(STAMP) ## bring each notebook and its paired script (notebooks/NN_name.py, percent format) in step: the newer wins
 	$(PY) -m jupytext --sync notebooks/*.ipynb
 
-test: $(STAMP) ## run the tests
+test: $(STAMP) ## check the code with ruff (pyproject.toml's rules), then run the tests
+	$(PY) -m ruff check
 	$(PY) -m pytest -q --durations=8
 
 test-slow: $(STAMP) ## run the slow tests: the smoke study killed anywhere and restarted (scripts/kill_test.py)

@@ -4,7 +4,7 @@ Two measurements behind `configs/cpu.yaml`'s `annotation_n_train` (research/desi
 "The annotation study from 625 pairs"):
 
 - ``refit`` (default): each method's data-size law refitted on the runs of one profile's
-  annotation study, over several ranges of D (notebook 04's fit, `annotation_study.fit_methods`,
+  annotation study, over several ranges of D (notebook 04's fit, `drscaling.annotation.study.fit_methods`,
   500 resamples): beta with its 95% interval and the factor upper / lower, delta, R².
 - ``--simulate``: synthetic studies drawn from each method's fit over the widest range, with its
   residual spread (in log), at given ranges and numbers of draws per D; the median factor of
@@ -27,9 +27,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from drscaling import annotation_study, laws
+from drscaling import laws
+from drscaling.annotation import study as annotation_study
 from drscaling.config import load_profile
-from drscaling.annotate import method_label
+from drscaling.annotation.methods import method_label
 from drscaling.grid.results import collect_results
 
 RANGES = ((2500, 80000), (1250, 80000), (625, 80000), (625, 40000))
@@ -54,7 +55,7 @@ def _beta_interval(d, y, n_resamples: int, seed: int) -> tuple[float, float]:
 
 
 def refit(points: pd.DataFrame, ranges, n_resamples: int) -> None:
-    """Notebook 04's own fit (:func:`annotation_study.fit_methods`) of each range's runs."""
+    """Notebook 04's own fit (:func:`drscaling.annotation.study.fit_methods`) of each range's runs."""
     frame = points.assign(status="ok", run_id=[f"run-{i}" for i in range(len(points))])
     for lo_d, hi_d in ranges:
         studies, report = annotation_study.fit_methods(frame[frame["n_train"].between(lo_d, hi_d)],

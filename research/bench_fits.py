@@ -5,7 +5,7 @@ The problem: the model-size law on 8 model sizes over 1.5 decades x 2 seeds, the
 on 6 data sizes x 2 seeds, the joint law on a 3 x 4 (N, D) grid (the cpu profile's), and the
 annotation study's data-size laws for 6 methods x 5 data sizes x 2 seeds. Each law is fitted
 the way the notebooks fit it: ``laws.fit_for_study`` with the hold-out at the largest N (D) as
-in notebook 05, ``annotation_study.fit_methods`` as in notebook 04, both with ``n_bootstrap``
+in notebook 05, ``drscaling.annotation.study.fit_methods`` as in notebook 04, both with ``n_bootstrap``
 resamples. Prints wall-clock and CPU seconds per law (the machine may be shared: CPU seconds
 are the steadier figure), the intervals, and writes everything to outputs/bench/fits.json.
 
@@ -34,7 +34,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from drscaling import annotation_study, laws, paths
+from drscaling import laws, paths
+from drscaling.annotation import study as annotation_study
 from drscaling.fileio import write_json
 
 # Known parameters, near what the cpu study measured (DESIGN.md: alpha 0.42, delta 2.12).

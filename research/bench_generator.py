@@ -1,7 +1,7 @@
 """Does training the local query generator fit the cpu profile? (It did not: 0.68-1.14 s a step,
 so the cpu-annotation profile trains it; research/design-log.md, "The learning rate per shape".)
 
-Seconds per training step of the local query generator (drscaling.query_generator) on a
+Seconds per training step of the local query generator (drscaling.annotation.generator) on a
 profile's prepared data: the same model, batches and optimiser as ``train_seq2seq``, timed
 over ``--steps`` steps after ``--warmup`` untimed ones, for each passage length asked.
 
@@ -34,7 +34,7 @@ def main() -> None:
 
     from drscaling.config import load_profile
     from drscaling.datasets import ProcessedData
-    from drscaling.query_generator import GeneratorConfig, _batch, _encode, build_model, training_pairs
+    from drscaling.annotation.generator import GeneratorConfig, _batch, _encode, build_model, training_pairs
 
     data = ProcessedData(load_profile(args.profile).processed_dir)
     tokenizer = data.tokenizer()

@@ -126,7 +126,7 @@ def exchange_rate_table(rates: list[dict]) -> list[str]:
             if r is None:
                 cells.append("")
                 continue
-            status = r["status"]  # annotation_study.exchange_rates decides it
+            status = r["status"]  # drscaling.annotation.study.exchange_rates decides it
             if status == "within its runs":
                 cells.append(f"{num(r['rate'])} [{num(r['rate_low'])}, {num(r['rate_high'])}]")
                 within.append(r)

@@ -114,3 +114,23 @@ def test_available_methods_skips_what_cannot_run_here(tmp_path):
     assert "at most 100" in st.available_methods(planned, [10, 120], n_human=100, n_passages=50)[1]["human"]
     assert st.available_methods(planned, [10, 40], n_human=100, n_passages=50)[0].keys() == \
         {"human", "noisy_human-0.5", "keywords", "keywords-sampled", "ict"}
+
+
+def test_a_profile_without_annotation_methods_has_no_study(tmp_path):
+    """plan_study gives None for a profile whose grid names no annotation method, and the record
+    that annotation.json then holds says so, naming the profile's file."""
+    from types import SimpleNamespace
+
+    import yaml
+
+    from drscaling.config import load_profile
+
+    smoke = yaml.safe_load(open(load_profile("smoke").path))
+    smoke["grid"]["annotation_methods"] = []
+    smoke["grid"].pop("annotation_n_train")
+    path = tmp_path / "no-annotation.yaml"
+    path.write_text(yaml.safe_dump(smoke))
+    prof = load_profile(str(path))
+    assert st.plan_study(prof, SimpleNamespace(manifest={"key": "k"})) is None
+    record = st.no_study_record(prof)
+    assert record["study"] is False and record["complete"] is True and str(path) in record["reason"]

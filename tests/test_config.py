@@ -87,7 +87,7 @@ def test_shipped_profiles_plan(name):
 
 
 def test_cpu_profile_keeps_the_design_of_issue_11():
-    """The default study's grid as docs/cpu-profile-design.md chose it: every sweep goes over
+    """The default study's grid as research/design-log.md records choosing it: every sweep goes over
     its D at least 2.5 times; at least 6 model sizes over 1.5 decades of N and 6 data sizes over
     1.5 decades of D, each with 2 seeds; a joint grid of at least 12 (N, D) points; the
     annotation study at least 5 D per method with 2 seeds."""

@@ -118,6 +118,26 @@ def test_run_is_deterministic_and_evaluated(smoke_data, tmp_path, monkeypatch):
     assert c["cll_test"] != a["cll_test"]
 
 
+def test_rescoring_a_kept_checkpoint_gives_the_runs_own_evaluation(smoke_data, tmp_path, monkeypatch):
+    """evaluate.rescore_run evaluates a finished run's kept checkpoint again without training:
+    the same metrics and per-pair CLL as the run recorded, written where it is told; a run
+    without a kept checkpoint is refused with its folder named."""
+    from drscaling.evaluate import rescore_run
+    from drscaling.train import train_and_evaluate
+
+    root, key = smoke_data
+    monkeypatch.setenv("DRSCALING_DATA", str(root))
+    run = train_and_evaluate(spec(key), tmp_path / "run")
+    again = rescore_run(spec(key), tmp_path / "run", out_dir=tmp_path / "again")
+    for metric in ("cll_test", "cll_validation", "mrr_at_10", "ndcg_at_10", "recall_at_100"):
+        assert again[metric] == run[metric], metric
+    for split in ("test", "validation"):
+        assert np.array_equal(np.load(tmp_path / "again" / f"cll_{split}.npy"),
+                              np.load(tmp_path / "run" / f"cll_{split}.npy"))
+    with pytest.raises(FileNotFoundError, match="no kept checkpoint"):
+        rescore_run(spec(key), tmp_path / "never-trained")
+
+
 def test_keep_last_keeps_the_last_check(smoke_data, tmp_path, monkeypatch):
     """keep: last keeps the final weights (the resumable state's), whatever the checks said,
     and evaluates them; the default keeps the best check's. A high rate puts the best check

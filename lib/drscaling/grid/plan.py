@@ -251,7 +251,7 @@ def _pretraining_spec(profile: Profile, data_key: str, model: dict, base: dict, 
     one BERT checkpoint serves every fine-tuning run in the paper; with ``seed: run`` one per seed
     of the runs, so that two seeds of a point are two draws of pretraining and fine-tuning (one
     shared pretraining moved L1-H16's fine-tuned test CLL by 0.16, ten times its fine-tuning seed
-    spread: docs/cpu-profile-design.md)."""
+    spread: research/design-log.md)."""
     training = from_dict(TrainingConfig, {**base, **pre["training"]}, f"{where}.pretraining.training")
     seed = run_seed if pre["seed"] == "run" else pre["seed"]
     return RunSpec(profile=profile.name, dataset=profile.dataset, data_key=data_key, annotation=pre["method"],
