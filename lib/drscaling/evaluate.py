@@ -143,6 +143,18 @@ def rank_test_queries(data, test_query_emb: dict, passage_emb: torch.Tensor) -> 
     return {k: v for k, v in metrics.items() if k != "n_queries"}
 
 
+def run_inputs(spec) -> tuple[TrainingConfig, ProcessedData, torch.device, RunTexts]:
+    """A run's settings, its prepared data (refused when prepared again since the run was
+    planned), its device and its tokenised texts: what training and re-scoring both start from."""
+    cfg = TrainingConfig(**spec.training)
+    data = ProcessedData(paths.processed_dir(spec.dataset))
+    if spec.data_key and data.manifest["key"] != spec.data_key:
+        raise RuntimeError(f"{data.dir} was prepared again since run {getattr(spec, 'run_id', '')} was planned "
+                           f"(data key changed)")
+    device = device_for(cfg)
+    return cfg, data, device, run_texts(data, spec.model, cfg)
+
+
 def rescore_run(spec, run_dir: str | Path, out_dir: str | Path | None = None) -> dict:
     """The full evaluation of a finished run's kept checkpoint (``run_dir/best``) again, without
     training: what changed evaluation code or a new ranking metric gives for an existing run.
@@ -152,12 +164,7 @@ def rescore_run(spec, run_dir: str | Path, out_dir: str | Path | None = None) ->
     best = run_dir / "best"
     if not (best / CHECKPOINT_CONFIG).is_file():
         raise FileNotFoundError(f"{best}: no kept checkpoint to re-score (has the run finished?)")
-    cfg = TrainingConfig(**spec.training)
-    data = ProcessedData(paths.processed_dir(spec.dataset))
-    if spec.data_key and data.manifest["key"] != spec.data_key:
-        raise RuntimeError(f"{data.dir} was prepared again since run {run_dir.name} was trained (data key changed)")
-    device = device_for(cfg)
-    texts = run_texts(data, spec.model, cfg)
+    cfg, data, device, texts = run_inputs(spec)
     out_dir = Path(out_dir) if out_dir is not None else run_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     return evaluate_checkpoint(DualEncoder.load(best, device), data, texts, cfg, device, out_dir)

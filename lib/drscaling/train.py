@@ -21,17 +21,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import paths
 from .annotation.pairs import stored_pairs
 from .config import TrainingConfig
-from .datasets import ProcessedData
-from .device import device_for, training_precision
-from .evaluate import Evaluator, evaluate_checkpoint, periodic_evaluator
+from .device import training_precision
+from .evaluate import Evaluator, evaluate_checkpoint, periodic_evaluator, run_inputs
 from .fileio import atomic_path, dumps, write_json
 from .loss import contrastive_loss
 from .model import CHECKPOINT_CONFIG, DualEncoder, count_nonembedding_params, count_params_as_paper_code, set_dropout
 from .provenance import TRAINER_VERSION
-from .tokens import RunTexts, Tokens, run_texts, run_tokenizer, stacked_batch, tokenize
+from .tokens import RunTexts, Tokens, run_tokenizer, stacked_batch, tokenize
 
 if TYPE_CHECKING:  # annotations only
     import pandas as pd
@@ -349,13 +347,7 @@ def train_and_evaluate(spec, run_dir: str | Path, evaluate: bool = True) -> dict
         raise RuntimeError(f"run {getattr(spec, 'run_id', '')} was planned for trainer version {planned_for}, "
                            f"but this trainer is version {TRAINER_VERSION}: plan the grid again")
     run_dir.mkdir(parents=True, exist_ok=True)
-    cfg = TrainingConfig(**spec.training)
-    data = ProcessedData(paths.processed_dir(spec.dataset))
-    if spec.data_key and data.manifest["key"] != spec.data_key:
-        raise RuntimeError(f"{data.dir} was prepared again since this run was planned (data key changed)")
-    device = device_for(cfg)
-
-    texts = run_texts(data, spec.model, cfg)
+    cfg, data, device, texts = run_inputs(spec)
     pairs = training_pairs(data, spec, texts, cfg)
     check = periodic_evaluator(data, cfg.select_on, texts.corpus_row, texts.queries, texts.query_row, texts.passages,
                                cfg, spec.seed)
