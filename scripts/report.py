@@ -132,6 +132,8 @@ def exchange_rate_table(rates: list[dict]) -> list[str]:
                 within.append(r)
             elif status == "out of reach":
                 cells.append("out of reach (floor)")
+            elif status == "below its runs":
+                cells.append(f"below its runs ({num(r['rate'])} [{num(r['rate_low'])}, {num(r['rate_high'])}])")
             else:
                 cells.append(f"beyond its runs ({num(r['rate'])} [{num(r['rate_low'])}, {num(r['rate_high'])}])")
         reach = next(iter(rows.values())).get("reach_n_train")

@@ -56,6 +56,13 @@ def test_exchange_rate_recovers_a_known_ratio():
     assert rates["reach_n_train"].to_numpy() == pytest.approx([1600, 1600], rel=0.03)
     assert (rates["rate_low"] <= rates["rate"] * 1.001).all() and (rates["rate_high"] >= rates["rate"] * 0.999).all()
     assert rates["loss"].iloc[0] == pytest.approx(laws.data_size_law(1000, 2e4, 0.3, 1.0), rel=1e-3)
+    # a method better than human: at D = 1,000 it needs 100 pairs, below its smallest run (1,000)
+    strong_studies, _ = st.fit_methods(pd.concat([law_points("human", 2e4, 0.3, 1.0),
+                                                  law_points("strong", 2e3, 0.3, 1.0)]), n_resamples=20, seed=1)
+    strong = st.exchange_rates(strong_studies, "human", at_n_train=[1000, 16000])
+    assert strong["rate"].to_numpy() == pytest.approx([0.1, 0.1], rel=0.03)
+    assert list(strong["status"]) == ["below its runs", "within its runs"]
+    assert list(strong["extrapolated"]) == [True, False] and list(strong["smallest_n_train"]) == [1000, 1000]
     with pytest.raises(KeyError, match="reference method 'gold'"):
         st.exchange_rates(studies, "gold", at_n_train=[1000])
 

@@ -279,6 +279,9 @@ def annotation_takeaways(laws_table: pd.DataFrame, rates: pd.DataFrame | None) -
             if not math.isfinite(r.rate):
                 lines.append(f"At D = {r.reference_n_train:,}, no number of {method} pairs reaches the human loss "
                              f"{r.loss:.3f}: out of reach (its floor δ lies above it).")
+            elif getattr(r, "status", "") == "below its runs":
+                lines.append(_rate_sentence(r) + f", below its runs: its smallest run has {r.smallest_n_train:,} pairs, "
+                                                 f"so the rate rests on its law extrapolated downwards.")
             elif r.extrapolated and "reach_n_train" in r and math.isfinite(r.reach_n_train):
                 lines.append(f"At D = {r.reference_n_train:,}, the human loss {r.loss:.3f} is beyond the runs of "
                              f"{method}: its largest run is worth about {r.reach_n_train:,.0f} human pairs, and its "

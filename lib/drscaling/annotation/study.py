@@ -118,8 +118,13 @@ def exchange_rates(studies: dict, reference: str = "human", at_n_train=(), level
     For each D in ``at_n_train``: the loss the reference law predicts at D, the D' at which
     each other method's law reaches that loss, and the rate D'/D (inf: the method's floor
     delta lies above that loss). The interval pairs the i-th bootstrap refit of the reference
-    with the i-th of the method (independent resamples of independent runs): the loss is the
-    reference refit's at D. ``extrapolated`` marks a D' beyond the method's largest run;
+    with the i-th of the method, the loss being the reference refit's at D. :func:`fit_methods`
+    draws every method's resamples from the same seed, so methods with as many runs (the same D
+    and seeds) are resampled with the same indices: a **paired** resample, which is right when
+    the runs of a D and seed share their pretraining and their subset of passages, so that their
+    noise is shared too (a resample that failed for one method and not the other shifts the
+    pairing from there on; ``resamples`` counts the pairs used). ``extrapolated`` marks a D'
+    outside the method's runs (beyond its largest or below its smallest);
     ``on_bound`` names parameters of either fit on a bound (a beta on its lower bound is a flat
     law: its rates are not determined).
 
@@ -127,8 +132,10 @@ def exchange_rates(studies: dict, reference: str = "human", at_n_train=(), level
     which the reference law reaches the loss the method's law gives at its largest D. ``status``
     says what a rate rests on: ``within its runs`` (D' inside the method's runs: a measured
     rate), ``beyond its runs`` (the law extrapolated past the method's largest run, whose loss
-    is that of ``reach_n_train`` reference pairs: the runs do not reach this loss) or ``out of
-    reach`` (the method's floor delta lies above the loss).
+    is that of ``reach_n_train`` reference pairs: the runs do not reach this loss), ``below its
+    runs`` (D' smaller than the method's smallest run: the law extrapolated downwards, where no
+    run of the method was made) or ``out of reach`` (the method's floor delta lies above the
+    loss).
     """
     if reference not in studies:
         raise KeyError(f"exchange_rates: no fitted law for the reference method {reference!r} "
@@ -144,7 +151,7 @@ def exchange_rates(studies: dict, reference: str = "human", at_n_train=(), level
         p = study.fit.params
         ms = _samples(study)
         n = min(len(ref_samples), len(ms))
-        d_max = float(np.max(study.fit.points["n_train"]))
+        d_min, d_max = (float(f(study.fit.points["n_train"])) for f in (np.min, np.max))
         reach = pairs_needed(laws.data_size_law(d_max, p["B"], p["beta"], p["delta"]), rb["B"], rb["beta"], rb["delta"])
         for d in at_n_train:
             loss = float(laws.data_size_law(d, rb["B"], rb["beta"], rb["delta"]))
@@ -159,14 +166,15 @@ def exchange_rates(studies: dict, reference: str = "human", at_n_train=(), level
                 "n_train_needed": needed, "rate": needed / d,
                 "rate_low": _quantile(rate_b, q), "rate_high": _quantile(rate_b, 1 - q),
                 "unreachable_share": float(np.mean(~np.isfinite(rate_b))) if len(rate_b) else math.nan,
-                "extrapolated": bool(needed > d_max), "resamples": int(n), "reach_n_train": reach,
-                "status": ("out of reach" if not math.isfinite(needed) else
-                           "beyond its runs" if needed > d_max else "within its runs"),
+                "extrapolated": bool(needed > d_max or needed < d_min), "resamples": int(n),
+                "reach_n_train": reach, "smallest_n_train": int(d_min),
+                "status": ("out of reach" if not math.isfinite(needed) else "beyond its runs" if needed > d_max
+                           else "below its runs" if needed < d_min else "within its runs"),
                 "on_bound": ",".join(study.fit.bounds_hit + [f"human:{b}" for b in ref.fit.bounds_hit]),
             })
     return pd.DataFrame(rows, columns=["method", "reference", "reference_n_train", "loss", "n_train_needed", "rate",
                                        "rate_low", "rate_high", "unreachable_share", "extrapolated", "resamples", "reach_n_train",
-                                       "status", "on_bound"])
+                                       "smallest_n_train", "status", "on_bound"])
 
 
 def law_table(studies: dict, report: dict) -> pd.DataFrame:
@@ -340,6 +348,8 @@ class AnnotationStudy:
                          f"{r['reference_n_train']:,} pairs, it needs {needed} pairs: "
                          f"rate {fmt(r['rate'])} (95% interval {fmt(r['rate_low'])} to {fmt(r['rate_high'])})"
                          + ("" if r["status"] == "within its runs" else
+                            f" [below its runs: its smallest run has {r['smallest_n_train']:,} pairs]"
+                            if r["status"] == "below its runs" else
                             f" [{r['status']}: its largest run is worth {r['reach_n_train']:,.0f} human pairs]"))
         return lines
 
