@@ -75,6 +75,23 @@ write_json(prof.outputs_dir / "fits.json", {"profile": prof.name, "n_bootstrap":
                                            "trainer_version": trainer_version, "missing_runs": missing, "laws": report})
 laws.parameter_table(fits)
 
+# %% [markdown]
+# ## What N counts
+#
+# The model-size law depends on what N counts. This study's N is every parameter but the
+# embeddings, the H → 768 projection included (the paper's definition, v1 §4.1); for the smallest
+# shapes the projection is most of it (89% of L1-H8's N, a third of L1-H128's). The paper's released
+# code counted the same plus BERT's unused pooler (H² + H), in units of 2²⁰: that is the count its
+# fitted A and α are comparable with. Rescaling N moves only A; leaving the projection out, or
+# adding the pooler, changes how the shapes' sizes compare, and so α. The same runs, fitted three
+# ways (95% intervals as above):
+
+# %%
+if "n_definitions" in report.get("model_size", {}):
+    display(laws.n_definition_table(report["model_size"]["n_definitions"]))
+else:
+    print("the model-size law was not fitted")
+
 
 # %% [markdown]
 # ## Figures (the paper's Figures 3, 4 and 6)

@@ -397,7 +397,7 @@ def cpu_like_losses(seed):
     return noisy(laws.model_size_law(CPU_N, **CPU_TRUTH), 0.02, seed=seed)
 
 
-def resample_objective(law_name, samples, points, seed):
+def resample_objective(law_name, samples, points, seed, huber_delta=laws.HUBER_DELTA):
     """Huber objective of each bootstrap refit on its own resample (the resamples drawn as
     bootstrap draws them: one generator, ``n_resamples`` draws of n indices)."""
     law = laws.LAWS[law_name]
@@ -408,7 +408,7 @@ def resample_objective(law_name, samples, points, seed):
     for i in range(m):
         internal = laws.to_internal(law, {k: v[i] for k, v in samples.items()})
         r = law.logpred(tuple(x[idx[i]] for x in X), **internal) - np.log(y[idx[i]])
-        out.append(laws.huber_objective(r))
+        out.append(laws.huber_objective(r, huber_delta))
     return np.array(out)
 
 
@@ -423,8 +423,9 @@ def assert_fast_refits_equal_grid_refits(law_name, x, losses, full, n=6, seed=3)
     fast = bootstrap(law_name, *xs, losses, n_resamples=n, seed=seed, full_fit=full)
     grid = bootstrap(law_name, *xs, losses, n_resamples=n, seed=seed, full_fit=full, refit="grid")
     assert fast.n_used == grid.n_used == n
-    f_fast = resample_objective(law_name, fast.samples, (*xs, losses), seed=seed)
-    f_grid = resample_objective(law_name, grid.samples, (*xs, losses), seed=seed)
+    hd = full.options["huber_delta"]  # the refits use the full fit's
+    f_fast = resample_objective(law_name, fast.samples, (*xs, losses), seed=seed, huber_delta=hd)
+    f_grid = resample_objective(law_name, grid.samples, (*xs, losses), seed=seed, huber_delta=hd)
     # never worse than the full multi-start (scipy stops on ftol = 1e-10: allow 1e-8)
     assert np.all(f_fast <= f_grid * (1 + 1e-8)), (f_fast / f_grid - 1)
     for k in laws.LAWS[law_name].reported:

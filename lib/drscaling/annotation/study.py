@@ -84,7 +84,9 @@ def fit_methods(results: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -
             continue
         d, y = ok["n_train"].to_numpy(float), ok["cll_test"].to_numpy(float)
         holdout = d == d.max() if len(d) > NEEDED_POINTS else None  # needs 4 points left
-        study = laws.fit_for_study("data_size", d, y, holdout_mask=holdout, n_resamples=n_resamples, seed=seed)
+        # each seed a draw (one shape per study): its offset persists across D
+        study = laws.fit_for_study("data_size", d, y, holdout_mask=holdout, n_resamples=n_resamples, seed=seed,
+                                   draws=laws.run_draws(ok))
         studies[label] = study
         report[label] = {**study.to_dict(), **record}
     return studies, report
@@ -122,7 +124,9 @@ def exchange_rates(studies: dict, reference: str = "human", at_n_train=(), level
     draws every method's resamples from the same seed, so methods with as many runs (the same D
     and seeds) are resampled with the same indices: a **paired** resample, which is right when
     the runs of a D and seed share their pretraining and their subset of passages, so that their
-    noise is shared too (a resample that failed for one method and not the other shifts the
+    noise is shared too: with the draws' offsets and the points' residuals resampled
+    (:func:`drscaling.laws.bootstrap`'s ``residuals``), the same offsets' and residuals' positions
+    are drawn for both (a resample that failed for one method and not the other shifts the
     pairing from there on; ``resamples`` counts the pairs used). ``extrapolated`` marks a D'
     outside the method's runs (beyond its largest or below its smallest);
     ``on_bound`` names parameters of either fit on a bound (a beta on its lower bound is a flat

@@ -139,13 +139,18 @@ from .paper import (  # noqa: F401
     paper_value,
 )
 from .study import (  # noqa: F401
+    N_DEFINITIONS,
     STUDY_INPUTS,
     STUDY_SWEEPS,
     StudyFit,
     fit_for_study,
     fit_study_laws,
     in_sweep,
+    model_size_by_n_definition,
+    n_definition_table,
+    n_definitions,
     parameter_table,
+    run_draws,
     side_by_side,
     sweep_points,
 )

@@ -10,10 +10,11 @@ import lmfit
 import numpy as np
 
 from .forms import (
-    BATCH_MAX_STEPS, BOUND_TOLERANCE, EXPONENT_BOUNDS, HUBER_DELTA, R2_WARN, TOLERANCE, LAWS, Law, huber_objective,
+    BATCH_MAX_STEPS, BOUND_TOLERANCE, EXPONENT_BOUNDS, HUBER_AUTO_FACTOR, HUBER_AUTO_FLOOR, HUBER_DELTA, R2_WARN,
+    TOLERANCE, LAWS, Law, huber_objective,
 )
 from .records import LawFit
-from .starts import parameter_bounds, complete_start, default_starts, to_reported
+from .starts import complete_start, default_starts, parameter_bounds, to_internal, to_reported
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,9 +237,24 @@ def check_options(huber_delta, loss, exponent_bounds) -> tuple[float | None, tup
     return hd, (lo, hi)
 
 
+def auto_huber_delta(law: Law, X, y, starts=None, exponent_bounds=EXPONENT_BOUNDS, max_nfev=None) -> float:
+    """The Huber delta matched to the points' noise: HUBER_AUTO_FACTOR robust standard deviations
+    (1.4826 x the median absolute deviation) of a least-squares fit's log-space residuals, at
+    least HUBER_AUTO_FLOOR. With the fixed 1e-3, far below a seed spread of 0.01-0.05, every
+    residual is in the linear part and the fit is a least-absolute-deviations one."""
+    ls = _fit(law, (*X, y), law.inputs + ("losses",), loss="linear", starts=starts,
+              exponent_bounds=exponent_bounds, max_nfev=max_nfev)
+    r = law.logpred(X, **to_internal(law, ls.params)) - np.log(y)
+    sigma = 1.4826 * float(np.median(np.abs(r - np.median(r))))
+    return max(HUBER_AUTO_FACTOR * sigma, HUBER_AUTO_FLOOR)
+
+
 def _fit(law: Law, arrays, names, *, huber_delta=HUBER_DELTA, loss="huber", starts=None,
          exponent_bounds=EXPONENT_BOUNDS, max_nfev=None) -> LawFit:
     X, y = as_points(law, arrays, names)
+    huber_scale = "fixed"
+    if loss == "huber" and huber_delta == "auto":
+        huber_delta, huber_scale = auto_huber_delta(law, X, y, starts, exponent_bounds, max_nfev), "auto"
     hd, (lo, hi) = check_options(huber_delta, loss, exponent_bounds)
     logy = np.log(y)
     bounds = parameter_bounds(law, y, (lo, hi), X)
@@ -318,14 +334,15 @@ def _fit(law: Law, arrays, names, *, huber_delta=HUBER_DELTA, loss="huber", star
                 for n, rep in zip(law.internal, law.reported)},
         points={**{k: x for k, x in zip(law.inputs, X)}, "losses": y},
         warnings=warns,
-        options={"huber_delta": hd, "loss": loss, "exponent_bounds": (lo, hi), "max_nfev": max_nfev},
+        options={"huber_delta": hd, "huber_scale": huber_scale if loss == "huber" else None, "loss": loss,
+                 "exponent_bounds": (lo, hi), "max_nfev": max_nfev},
     )
 
 
 def fit_model_size_law(n_params, losses, **opts) -> LawFit:
     """Fit ``L(N) = (A/N)**alpha + delta``; params A, alpha, delta.
 
-    Options: ``huber_delta`` (1e-3), ``loss`` ("huber" | "linear"), ``starts`` (list of dicts
+    Options: ``huber_delta`` (1e-3; "auto": matched to the points' noise, :func:`auto_huber_delta`), ``loss`` ("huber" | "linear"), ``starts`` (list of dicts
     of starting values in reported names; missing ones are filled in), ``exponent_bounds``
     ((1e-6, 10)), ``max_nfev``. Intervals: :func:`drscaling.laws.uncertainty.with_intervals`.
     """

@@ -10,6 +10,9 @@ from typing import Callable
 import numpy as np
 
 HUBER_DELTA = 1e-3  # Huber delta in log space (Hoffmann et al. 2022; Besiroglu et al. 2024)
+# huber_delta="auto": 1.345 robust sigmas of a least-squares fit's residuals (Huber's 95%-efficient
+# tuning), so that the loss is quadratic over the seed noise and robust beyond it; never below this
+HUBER_AUTO_FACTOR, HUBER_AUTO_FLOOR = 1.345, 1e-4
 EXPONENT_BOUNDS = (1e-6, 10.0)  # alpha, beta: > 0
 LOG_SCALE_BOUNDS = (-700.0, 700.0)  # log_A, log_B: A and B finite in float64
 # D_T within these factors of the smallest and largest D. At 1e-4 * min D the transfer form is the

@@ -132,10 +132,14 @@ class BootstrapIntervals(dict):
 
     Attributes: ``level``, ``n_resamples``, ``n_failed`` (resamples that could not be fitted
     or did not converge; left out), ``n_used``, ``seed``, ``failures`` (reason -> count),
-    ``samples`` (parameter -> array of the refitted values).
+    ``samples`` (parameter -> array of the refitted values), ``resample`` (points, draws or
+    residuals: :func:`drscaling.laws.uncertainty.bootstrap`), ``unit`` (the independent unit:
+    "point", or "draw" when the runs' draws were given), ``n_units`` (how many there are),
+    ``stratified`` (draws resampled within each stratum, e.g. each shape).
     """
 
-    def __init__(self, intervals, *, level, n_resamples, n_failed, seed, failures, samples):
+    def __init__(self, intervals, *, level, n_resamples, n_failed, seed, failures, samples, resample="points",
+                 unit="point", n_units=None, stratified=False):
         super().__init__(intervals)
         self.level = level
         self.n_resamples = n_resamples
@@ -144,10 +148,12 @@ class BootstrapIntervals(dict):
         self.seed = seed
         self.failures = failures
         self.samples = samples
+        self.resample, self.unit, self.n_units, self.stratified = resample, unit, n_units, stratified
 
     def info(self) -> dict:
         return {"level": self.level, "n_resamples": self.n_resamples, "n_failed": self.n_failed,
-                "n_used": self.n_used, "seed": self.seed, "failures": dict(self.failures)}
+                "n_used": self.n_used, "seed": self.seed, "failures": dict(self.failures),
+                "resample": self.resample, "unit": self.unit, "n_units": self.n_units, "stratified": self.stratified}
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,9 @@ class HoldoutCheck:
     observed: np.ndarray
     predicted: np.ndarray
     relative_error: np.ndarray  # predicted / observed - 1
+    # the naive prediction "no further improvement": the mean loss of the fitted points at the
+    # largest fitted size (at the same other inputs where there are such points)
+    naive_predicted: np.ndarray | None = None
 
     @property
     def max_abs_relative_error(self) -> float:
@@ -169,10 +178,27 @@ class HoldoutCheck:
     def mean_abs_relative_error(self) -> float:
         return float(np.mean(np.abs(self.relative_error)))
 
+    @property
+    def naive_relative_error(self) -> np.ndarray | None:
+        return None if self.naive_predicted is None else self.naive_predicted / self.observed - 1.0
+
+    @property
+    def skill(self) -> float | None:
+        """1 - the law's mean absolute error / the naive prediction's: above 0 the law
+        extrapolates better than "no further improvement", at or below 0 it does not."""
+        if self.naive_predicted is None:
+            return None
+        naive = float(np.mean(np.abs(self.naive_relative_error)))
+        return math.nan if naive == 0 else 1.0 - self.mean_abs_relative_error / naive
+
     def to_dict(self) -> dict:
         return jsonable({
             "fit": self.fit.to_dict(), "holdout_mask": self.holdout_mask, "inputs": self.inputs,
             "observed": self.observed, "predicted": self.predicted, "relative_error": self.relative_error,
             "max_abs_relative_error": self.max_abs_relative_error,
             "mean_abs_relative_error": self.mean_abs_relative_error,
+            "naive_predicted": self.naive_predicted, "naive_relative_error": self.naive_relative_error,
+            "naive_mean_abs_relative_error": None if self.naive_predicted is None
+            else float(np.mean(np.abs(self.naive_relative_error))),
+            "skill": self.skill, "extrapolates": None if self.skill is None else bool(self.skill > 0),
         })

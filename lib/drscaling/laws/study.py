@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .diagnostics import identifiability, lack_of_fit
 from .fitting import FIT_FUNCTIONS
 from .forms import LAWS
 from .records import HoldoutCheck, LawFit, jsonable
@@ -51,21 +52,42 @@ class StudyFit:
             k: v for k, v in self.holdout.to_dict().items() if k != "fit"}
         if self.holdout is not None:
             d["holdout"]["fit_params"] = jsonable(self.holdout.fit.params)
+        d["lack_of_fit"] = jsonable(lack_of_fit(self.fit))
+        d["identifiability"] = jsonable(identifiability(self.fit, self.samples))
         d["bootstrap_samples"] = jsonable(self.samples)  # for uncertainty downstream (budget optimum)
         return d
 
+    def lines(self) -> list[str]:
+        """The fit's checks in words: lack of fit, the held-out points against the naive
+        prediction, and what the points determine."""
+        lof = lack_of_fit(self.fit)
+        out = [f"   lack of fit: {lof['status']}; R² {self.fit.r2:.4f} (reachable {lof['r2_reachable']:.4f})"]
+        if self.holdout is not None and self.holdout.naive_predicted is not None:
+            held = self.holdout
+            naive = float(np.mean(np.abs(held.naive_relative_error)))
+            verdict = "extrapolates" if held.skill > 0 else "does NOT extrapolate"
+            out.append(f"   hold-out: mean |error| {100 * held.mean_abs_relative_error:.2f}% against {100 * naive:.2f}% "
+                       f"for 'no further improvement' (skill {held.skill:.2f}): the law {verdict}")
+        out.append(f"   identifiability: {identifiability(self.fit, self.samples)['summary']}")
+        return out
+
 
 def fit_for_study(law: str, *arrays, holdout_mask=None, n_resamples: int = 1000, seed: int = 0,
-                  refit: str = "warm") -> StudyFit:
-    """Fit ``law`` to the points, add 95% bootstrap intervals (``n_resamples`` resamples of the
-    runs, seeded; ``refit`` as for :func:`bootstrap`) with :func:`with_intervals`'s warnings
-    and, given ``holdout_mask``, fit without the masked points and predict them."""
+                  refit: str = "warm", draws=None) -> StudyFit:
+    """Fit ``law`` to the points with the Huber loss's scale matched to their noise
+    (``huber_delta="auto"``), add 95% bootstrap intervals (``n_resamples`` resamples, seeded;
+    ``refit`` as for :func:`bootstrap`) with :func:`with_intervals`'s warnings and, given
+    ``holdout_mask``, fit without the masked points and predict them. With ``draws`` (a label
+    per point: the run's shape and seed) the bootstrap resamples the draws' offsets and the
+    points' residuals (``resample="residuals"``); without, the points."""
     fn = FIT_FUNCTIONS[law]
-    fit, b = with_bootstrap(fn(*arrays), n_resamples, seed, 0.95, refit)
+    fit, b = with_bootstrap(fn(*arrays, huber_delta="auto"), n_resamples, seed, 0.95, refit,
+                            resample="points" if draws is None else "residuals", draws=draws)
     holdout = None
     if holdout_mask is not None and np.any(holdout_mask):
         try:
-            holdout = holdout_check(fn, *arrays, holdout_mask=np.asarray(holdout_mask, dtype=bool))
+            holdout = holdout_check(fn, *arrays, holdout_mask=np.asarray(holdout_mask, dtype=bool),
+                                    huber_delta="auto")
         except ValueError:  # too few points left without the held-out ones
             holdout = None
     return StudyFit(fit=fit, samples=b.samples, holdout=holdout)
@@ -99,13 +121,14 @@ def fit_study_laws(points: dict, n_resamples: int = 1000, seed: int = 0,
     ``(studies, report, lines)``: the StudyFit of each fitted law, every law's record for
     fits.json (with its run ids and ``missing`` runs), and what happened in words."""
     missing = missing or {}
-    jobs = {}  # law -> (arrays, hold-out mask)
+    jobs, draws = {}, {}  # law -> (arrays, hold-out mask); law -> each point's draw
     for law, frame in points.items():
         if len(frame) >= len(LAWS[law].reported) + 1:
             arrays = [frame[c].to_numpy(float) for c in STUDY_INPUTS[law]] + [frame["cll_test"].to_numpy(float)]
             axis = STUDY_INPUTS[law][0]  # the largest N (model size, joint) or D
             jobs[law] = (arrays, holdout_largest(frame[axis].to_numpy(float)))
-    fitted = _fit_jobs(jobs, n_resamples, seed, workers)
+            draws[law] = run_draws(frame)
+    fitted = _fit_jobs(jobs, n_resamples, seed, workers, draws)
     studies, report, lines = {}, {}, []
     for law, frame in points.items():
         needed = len(LAWS[law].reported) + 1
@@ -117,6 +140,8 @@ def fit_study_laws(points: dict, n_resamples: int = 1000, seed: int = 0,
         axis, holdout = STUDY_INPUTS[law][0], jobs[law][1]
         study = studies[law] = fitted[law]
         report[law] = {**study.to_dict(), "run_ids": frame["run_id"].tolist(), "missing_runs": missing.get(law, [])}
+        if law == "model_size":
+            report[law]["n_definitions"] = model_size_by_n_definition(frame, n_resamples, seed)
         lines.append(f"{law}: {study.fit.status}")
         if missing.get(law):
             lines.append(f"   MISSING {len(missing[law])} planned point(s): {', '.join(missing[law])}")
@@ -125,13 +150,79 @@ def fit_study_laws(points: dict, n_resamples: int = 1000, seed: int = 0,
             errors = ", ".join(f"{100 * e:+.1f}%" for e in study.holdout.relative_error)
             lines.append(f"   extrapolation: fitted without {int(holdout.sum())} point(s) at the largest "
                          f"{'D' if axis == 'n_train' else 'N'}, predicted them with relative error {errors}")
+        lines += study.lines()
     return studies, report, lines
 
 
-def _fit_jobs(jobs: dict, n_resamples: int, seed: int, workers: int) -> dict:
+# What N counts, for the model-size law beside this study's own count (notebook 05, fits.json)
+N_DEFINITIONS = {
+    "non_embedding": "this study's N: every parameter but the embeddings, the H -> 768 projection included",
+    "without_projection": "the same without the projection (H x 768 + 768), which is 89% of L1-H8's N",
+    "paper_code": "the paper's released code: non-embedding including BERT's unused pooler (H^2 + H) and the "
+                  "projection, in units of 2^20; the count the paper's A and alpha are comparable with",
+}
+
+
+def n_definitions(frame) -> dict:
+    """Each definition of N (N_DEFINITIONS) for the runs of ``frame`` (columns n_params,
+    n_params_paper_code, hidden, training.projection_dim); a definition whose columns are
+    missing is left out."""
+    out = {"non_embedding": frame["n_params"].to_numpy(float)}
+    if {"hidden", "training.projection_dim"} <= set(frame.columns):
+        dim = frame["training.projection_dim"].to_numpy(float)
+        out["without_projection"] = out["non_embedding"] - frame["hidden"].to_numpy(float) * dim - dim
+    if "n_params_paper_code" in frame:
+        out["paper_code"] = frame["n_params_paper_code"].to_numpy(float) / 2 ** 20
+    return out
+
+
+def model_size_by_n_definition(frame, n_resamples: int = 1000, seed: int = 0) -> dict:
+    """The model-size law fitted with each definition of N (:func:`n_definitions`) to the same
+    runs, as :func:`fit_for_study` fits it: alpha with its 95% interval, A, delta and R² each.
+    Rescaling N (the paper code's 2^20) moves only A; leaving the projection out or counting the
+    pooler changes how the shapes' sizes compare, and so alpha."""
+    y, draws = frame["cll_test"].to_numpy(float), run_draws(frame)
+    out = {}
+    for name, n in n_definitions(frame).items():
+        if np.any(n <= 0):
+            out[name] = {"status": "not fitted: a count is not positive", "meaning": N_DEFINITIONS[name]}
+            continue
+        fit = fit_for_study("model_size", n, y, n_resamples=n_resamples, seed=seed, draws=draws).fit
+        out[name] = {"meaning": N_DEFINITIONS[name], "alpha": fit.params["alpha"],
+                     "alpha_interval": (fit.intervals or {}).get("alpha"), "A": fit.params["A"],
+                     "delta": fit.params["delta"], "r2": fit.r2, "n": n.tolist()}
+    return jsonable(out)
+
+
+def n_definition_table(by_definition: dict) -> "pandas.DataFrame":
+    """One row per definition of N: alpha [95% interval], A, R², what it counts."""
+    import pandas as pd
+
+    rows = {}
+    for name, rec in by_definition.items():
+        if "alpha" not in rec:
+            rows[name] = {"alpha [95%]": rec["status"], "A": "", "R²": "", "what N counts": rec["meaning"]}
+            continue
+        lo, hi = rec["alpha_interval"] or (math.nan, math.nan)
+        rows[name] = {"alpha [95%]": f"{rec['alpha']:.3g} [{lo:.3g}, {hi:.3g}]", "A": f"{rec['A']:.3g}",
+                      "R²": f"{rec['r2']:.4f}", "what N counts": rec["meaning"]}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def run_draws(frame) -> np.ndarray | None:
+    """Each run's draw: its shape and seed (a shape's seed fixes its pretraining and its
+    fine-tuning, whose offset persists across D); None when the frame has no seed column."""
+    if "seed" not in frame:
+        return None
+    shape = frame["model"].astype(str) if "model" in frame else "model"
+    return (shape + "-s" + frame["seed"].astype(str)).to_numpy()
+
+
+def _fit_jobs(jobs: dict, n_resamples: int, seed: int, workers: int, draws: dict | None = None) -> dict:
     """``{law: StudyFit}`` of ``jobs`` (law -> (arrays, hold-out mask)), in ``workers`` processes."""
     def options(law):
-        return {"holdout_mask": jobs[law][1], "n_resamples": n_resamples, "seed": seed}
+        return {"holdout_mask": jobs[law][1], "n_resamples": n_resamples, "seed": seed,
+                "draws": (draws or {}).get(law)}
 
     if workers <= 1 or len(jobs) <= 1:
         return {law: fit_for_study(law, *jobs[law][0], **options(law)) for law in jobs}

@@ -12,7 +12,7 @@ import numpy as np
 from .fitting import FIT_FUNCTIONS, LAW_OF_FIT_FUNCTION, as_points, check_options, fit_many, fit_one
 from .forms import BATCH_MAX_STEPS, EXPONENT_BOUNDS, HUBER_DELTA, PROBE_STEPS, LAWS, Law
 from .records import BootstrapIntervals, HoldoutCheck, LawFit
-from .starts import parameter_bounds, default_starts, refit_starts, resample_bounds, to_reported
+from .starts import default_starts, parameter_bounds, refit_starts, resample_bounds, to_internal, to_reported
 
 
 # --------------------------------------------------------------------------------------------
@@ -28,12 +28,83 @@ def _law_of(fit_fn) -> Law:
                      f"(or a law name {list(LAWS)}), got {fit_fn!r}")
 
 
-def bootstrap(fit_fn, *arrays, n_resamples: int = 1000, seed: int = 0, level: float = 0.95,
-              full_fit: LawFit | None = None, refit: str = "warm", **fit_opts) -> BootstrapIntervals:
-    """Percentile intervals (``level``, 95%) of each parameter by resampling the points.
+def resample_indices(n_points: int, n_resamples: int, seed: int, draws=None, strata=None) -> list[np.ndarray]:
+    """Point indices of each bootstrap resample.
 
-    Each of ``n_resamples`` resamples draws as many points as there are, with replacement, and
-    is refitted (``full_fit``: reuse a fit of the same points):
+    Without ``draws``: ``n_points`` points with replacement. With ``draws`` (a label per point:
+    the points of one draw, e.g. a shape's seed with its pretraining, whose offset persists
+    across D): whole draws with replacement, as many as there are, each bringing all its points;
+    with ``strata`` too (a label per point, constant within a draw, e.g. the shape), as many
+    draws as each stratum has, from that stratum only, so that every stratum (every N) stays in
+    every resample. A resample's length is then the sum of its draws' sizes."""
+    rng = np.random.default_rng(seed)
+    if draws is None:
+        return list(rng.integers(0, n_points, (int(n_resamples), n_points)))
+    draws = np.asarray(draws).astype(str)
+    strata = np.zeros(n_points, dtype=int).astype(str) if strata is None else np.asarray(strata).astype(str)
+    if len(draws) != n_points or len(strata) != n_points:
+        raise ValueError(f"draws and strata: expected a label per point ({n_points}), got {len(draws)} and "
+                         f"{len(strata)}")
+    groups = {}  # stratum -> [point indices of each of its draws]
+    for d in dict.fromkeys(draws):
+        members = np.flatnonzero(draws == d)
+        if len(set(strata[members])) != 1:
+            raise ValueError(f"draw {d!r} spans several strata ({sorted(set(strata[members]))}): a draw must lie "
+                             f"in one stratum")
+        groups.setdefault(strata[members[0]], []).append(members)
+    out = []
+    for _ in range(int(n_resamples)):
+        picked = [units[i] for units in groups.values() for i in rng.integers(0, len(units), len(units))]
+        out.append(np.concatenate(picked))
+    return out
+
+
+RESAMPLE = ("points", "draws", "residuals")
+
+
+def residual_resamples(law: Law, X, y, full_fit: LawFit, draws, n_resamples: int, seed: int) -> list[np.ndarray]:
+    """Losses of ``n_resamples`` synthetic studies at the same inputs, drawn around the full fit
+    with the noise structure of the runs: each draw's offset (the mean log-space residual of its
+    points, which persists across its D) resampled among the draws' offsets, plus each point's
+    own residual (what is left of it) resampled among all points'. Both sets are centred and
+    inflated for the degrees of freedom the fit used (offsets by G/(G-1) for G draws, point
+    residuals by n/(n - p - G + 1)); a study whose every draw is one point gets ordinary residual
+    resampling, inflated by n/(n - p)."""
+    n, p = len(y), len(law.reported)
+    logfit = law.logpred(X, **to_internal(law, full_fit.params))
+    r = np.log(y) - logfit
+    _, code = np.unique(np.asarray(draws).astype(str), return_inverse=True)
+    G = int(code.max()) + 1
+    offset = np.bincount(code, weights=r, minlength=G) / np.bincount(code, minlength=G)
+    own = r - offset[code]
+    if G == n:  # one point per draw: the offsets are the residuals
+        offset, own = offset * math.sqrt(n / max(n - p, 1)), np.zeros(n)
+    else:
+        offset = offset * math.sqrt(G / max(G - 1, 1))
+        own = own * math.sqrt(n / max(n - p - G + 1, 1))
+    offset, own = offset - offset.mean(), own - own.mean()
+    rng = np.random.default_rng(seed)
+    return [np.exp(logfit + rng.choice(offset, G)[code] + rng.choice(own, n)) for _ in range(int(n_resamples))]
+
+
+def bootstrap(fit_fn, *arrays, n_resamples: int = 1000, seed: int = 0, level: float = 0.95,
+              full_fit: LawFit | None = None, refit: str = "warm", resample: str = "points", draws=None,
+              strata=None, **fit_opts) -> BootstrapIntervals:
+    """Percentile intervals (``level``, 95%) of each parameter by resampling the runs.
+
+    What a resample is (``resample``):
+
+    - ``"points"`` (default): as many points as there are, with replacement;
+    - ``"draws"``: whole draws (``draws``: a label per point), within ``strata`` if given
+      (:func:`resample_indices`);
+    - ``"residuals"``: the points' inputs kept, their losses drawn around the full fit with
+      each draw's offset and each point's residual resampled (:func:`residual_resamples`;
+      ``draws`` as above, every point its own draw if not given). With few draws (the cpu
+      profile's data-size sweep has two), resampling whole draws gives intervals that cover a
+      known exponent far less often than they say (tests/test_coverage.py); this one keeps
+      every size in every resample and the draws' shared noise in each.
+
+    Each resample is refitted (``full_fit``: reuse a fit of the same points):
 
     - ``refit="warm"`` (default): all resamples at once (:func:`refit_warm`), warm-started
       from the full fit's optimum, with every grid start tried for a few steps;
@@ -56,25 +127,44 @@ def bootstrap(fit_fn, *arrays, n_resamples: int = 1000, seed: int = 0, level: fl
         raise ValueError(f"level: expected a number between 0 and 1, got {level!r}")
     if refit not in ("warm", "grid"):
         raise ValueError(f"refit: expected 'warm' or 'grid', got {refit!r}")
+    if resample not in RESAMPLE:
+        raise ValueError(f"resample: expected one of {RESAMPLE}, got {resample!r}")
+    if resample == "draws" and draws is None:
+        raise ValueError("resample='draws' needs draws (a label per point)")
     X, y = as_points(law, arrays, names)
     fit_opts.pop("bootstrap", None)
     starts = fit_opts.pop("starts", None)  # for the full fit only
     if full_fit is None:
         full_fit = fn(*X, y, starts=starts, **fit_opts)
+    if full_fit.options["loss"] == "huber":  # refits use the full fit's delta ("auto" is decided there)
+        fit_opts["huber_delta"] = full_fit.options["huber_delta"]
     failures: dict[str, int] = {}
 
     def fail(reason: str) -> None:
         failures[reason] = failures.get(reason, 0) + 1
 
+    if resample == "residuals":  # every resample is a new set of losses at the same inputs
+        labels = np.arange(len(y)) if draws is None else draws
+        losses = residual_resamples(law, X, y, full_fit, labels, n_resamples, seed)
+        X, y = tuple(np.tile(x, len(losses)) for x in X), np.concatenate(losses)
+        resamples = list(np.arange(len(y)).reshape(len(losses), -1))
+    else:
+        resamples = resample_indices(len(y), n_resamples, seed, draws if resample == "draws" else None, strata)
     fittable = []  # index arrays of the resamples that can be fitted, in the order drawn
-    for idx in np.random.default_rng(seed).integers(0, len(y), (int(n_resamples), len(y))):
+    for idx in resamples:
         try:
             as_points(law, [x[idx] for x in X] + [y[idx]], names)
             fittable.append(idx)
         except ValueError as e:
             fail(f"not fittable: {str(e).split(':', 1)[-1].strip().split(';')[0]}")
     if refit == "warm":
-        refits = refit_warm(law, X, y, np.array(fittable, dtype=int).reshape(-1, len(y)), full_fit, fit_opts)
+        # resamples of whole draws may differ in length: each length is refitted as one batch
+        refits = [None] * len(fittable)
+        for length in sorted({len(idx) for idx in fittable}):
+            which = [i for i, idx in enumerate(fittable) if len(idx) == length]
+            batch = np.array([fittable[i] for i in which], dtype=int).reshape(-1, length)
+            for i, r in zip(which, refit_warm(law, X, y, batch, full_fit, fit_opts)):
+                refits[i] = r
     else:
         refits = [_refit_grid(fn, [x[idx] for x in X], y[idx], fit_opts) for idx in fittable]
     samples = {k: [] for k in law.reported}
@@ -93,8 +183,12 @@ def bootstrap(fit_fn, *arrays, n_resamples: int = 1000, seed: int = 0, level: fl
     if n_failed:
         _warnings.warn(f"bootstrap of the {law.name} law: {n_failed} of {n_resamples} resamples failed "
                        f"and were left out", RuntimeWarning, stacklevel=2)
+    n_points = len(full_fit.points["losses"])
+    unit = "point" if draws is None else "draw"
+    n_units = n_points if draws is None else len(set(np.asarray(draws).astype(str)))
     return BootstrapIntervals(intervals, level=level, n_resamples=int(n_resamples), n_failed=n_failed,
-                              seed=seed, failures=failures, samples=arrs)
+                              seed=seed, failures=failures, samples=arrs, resample=resample, unit=unit,
+                              n_units=n_units, stratified=resample == "draws" and strata is not None)
 
 
 def _refit_grid(fn, Xb, yb, fit_opts) -> tuple[dict | None, str | None]:
@@ -164,9 +258,10 @@ def refit_warm(law: Law, X, y, idx: np.ndarray, full_fit: LawFit, fit_opts: dict
     return out
 
 
-def with_bootstrap(fit: LawFit, n_resamples: int, seed: int, level: float,
-                    refit: str) -> tuple[LawFit, BootstrapIntervals]:
-    """``fit`` with bootstrap intervals over its own points, and the bootstrap."""
+def with_bootstrap(fit: LawFit, n_resamples: int, seed: int, level: float, refit: str, resample: str = "points",
+                   draws=None, strata=None) -> tuple[LawFit, BootstrapIntervals]:
+    """``fit`` with bootstrap intervals over its own points, and the bootstrap (``resample``,
+    ``draws``, ``strata``: as for :func:`bootstrap`)."""
     law = LAWS[fit.law]
     arrays = [fit.points[k] for k in law.inputs] + [fit.points["losses"]]
     opts = {"huber_delta": fit.options["huber_delta"] if fit.options["loss"] == "huber" else HUBER_DELTA,
@@ -175,7 +270,7 @@ def with_bootstrap(fit: LawFit, n_resamples: int, seed: int, level: float,
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore", RuntimeWarning)
         b = bootstrap(FIT_FUNCTIONS[fit.law], *arrays, n_resamples=n_resamples, seed=seed, level=level,
-                      full_fit=fit, refit=refit, **opts)
+                      full_fit=fit, refit=refit, resample=resample, draws=draws, strata=strata, **opts)
     warns = list(fit.warnings)
     if b.n_failed:
         warns.append(f"bootstrap: {b.n_failed} of {b.n_resamples} resamples failed and were left out "
@@ -205,7 +300,8 @@ def holdout_check(fit_fn, *args, holdout_mask=None, **fit_opts) -> HoldoutCheck:
     ``holdout_check(fit_model_size_law, n_params, losses, mask)`` (the mask last, or as
     ``holdout_mask=``): a boolean array, True for the points to hold out. Returns the fit,
     the held-out inputs, observed and predicted losses and the relative errors
-    ``predicted / observed - 1``.
+    ``predicted / observed - 1``, and beside them the naive prediction "no further
+    improvement" (:func:`naive_prediction`): a law that does not beat it does not extrapolate.
     """
     law = _law_of(fit_fn)
     names = law.inputs + ("losses",)
@@ -234,4 +330,21 @@ def holdout_check(fit_fn, *args, holdout_mask=None, **fit_opts) -> HoldoutCheck:
     predicted = np.exp(fit.log_predict(*held))
     observed = y[mask]
     return HoldoutCheck(fit=fit, holdout_mask=mask, inputs={k: v for k, v in zip(law.inputs, held)},
-                        observed=observed, predicted=predicted, relative_error=predicted / observed - 1.0)
+                        observed=observed, predicted=predicted, relative_error=predicted / observed - 1.0,
+                        naive_predicted=naive_prediction(X, y, mask))
+
+
+def naive_prediction(X, y, mask) -> np.ndarray:
+    """For each held-out point, "no further improvement": the mean loss of the fitted points
+    at the largest fitted value of the first input (N, or D for the data-size laws), among
+    those with the held-out point's other inputs (the joint law: the same D) when there are
+    any, else among all of them."""
+    fitted = ~mask
+    top = fitted & (X[0] == np.max(X[0][fitted]))
+    out = []
+    for j in np.flatnonzero(mask):
+        same = top.copy()
+        for x in X[1:]:
+            same &= x == x[j]
+        out.append(float(np.mean(y[same if same.any() else top])))
+    return np.array(out)
