@@ -65,6 +65,41 @@ def laws_table(fits: dict, reported: dict) -> list[str]:
     return lines
 
 
+def law_checks(fits: dict) -> list[str]:
+    """Each law's verdicts, read off fits.json (older files without a check show a dash): lack of
+    fit against the per-size means, the held-out points against "no further improvement", which
+    parameters the points do not determine and the slope they do, and what the bootstrap resampled."""
+    lines = ["| law | R² (reachable) | lack of fit (1%) | held out: mean error, naive's, verdict | not determined "
+             "| determined: local slope [95%] | bootstrap |", "|---|---|---|---|---|---|---|"]
+    for law in fitted_laws(fits):
+        e = fits["laws"].get(law, {})
+        if "params" not in e:
+            continue
+        lof = e.get("lack_of_fit") or {}
+        if lof.get("p_value") is None:
+            lof_cell = lof.get("status", "—")
+        else:
+            lof_cell = (f"{'rejected' if lof['p_value'] < 0.01 else 'not rejected'} (F {lof['F']:.3g}, "
+                        f"p {lof['p_value']:.2g})")
+        h = e.get("holdout") or {}
+        if h.get("skill") is None:
+            held = "—"
+        else:
+            held = (f"{100 * h['mean_abs_relative_error']:.2f}%, {100 * h['naive_mean_abs_relative_error']:.2f}%: "
+                    f"{'extrapolates' if h['extrapolates'] else 'does not extrapolate'} (skill {h['skill']:.2f})")
+        ident = e.get("identifiability") or {}
+        slopes = "; ".join(f"d log L/d log {s['input']} {s['slope']:.3g}"
+                           + (f" [{s['interval'][0]:.3g}, {s['interval'][1]:.3g}]" if s.get("interval") else "")
+                           for s in ident.get("local_slopes", []))
+        b = e.get("bootstrap") or {}
+        boot = f"{b.get('resample', 'points')} ({b.get('n_units', '?')} {b.get('unit', 'point')}s)"
+        ceiling = e.get("r2_ceiling")
+        lines.append(f"| {law} | {e['r2']:.3f}" + (f" ({ceiling:.3f})" if ceiling is not None else "")
+                     + f" | {lof_cell} | {held} | {', '.join(ident.get('not_determined', [])) or ('none' if ident else '—')}"
+                     f" | {slopes or '—'} | {boot} |")
+    return lines
+
+
 def annotation_section(out) -> list[str]:
     """Notebook 04's per-method laws and exchange rates (annotation.json and its tables)."""
     study = read_json(out / "annotation.json")
@@ -218,6 +253,7 @@ def main() -> None:
            "models' pretraining is worth in human pairs. The paper has no such law.", ""]
           if any(law in fits["laws"] for law in TRANSFERS) else []),
     ]
+    lines += ["", "**Checks of each law** (from fits.json):", "", *law_checks(fits), ""]
     for law in fitted_laws(fits):
         entry = fits["laws"].get(law, {})
         h = entry.get("holdout")
