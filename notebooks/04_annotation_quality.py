@@ -5,19 +5,13 @@
 # ways and compared their data-size laws $L(D) = (B/D)^{\beta} + \delta$. Here the same: the profile's
 # data-size shape, trained with the same settings at the same D for every method, evaluated on
 # the **same human-annotated test pairs** (test CLL, notebook 03's metric). The methods
-# (`drscaling.annotation.methods`; the study itself is `drscaling.annotation.study`):
+# (`drscaling.annotation.methods`; the study itself is `drscaling.annotation.study`) are the
+# profile's, listed below the plan with their settings.
 #
-# | method | query | positive |
-# |---|---|---|
-# | `human` | the dataset's own question | its passage |
-# | `noisy_human-r` | the same question | its passage, except for exactly a share r of the pairs, which get a random other training passage |
-# | `ict` | a random sentence of the passage (inverse cloze task) | the passage without it (kept in with a small probability) |
-# | `crop` | a random span of the passage | another, independent random span |
-# | `keywords` | the passage's 5 highest TF-IDF terms | the passage |
-# | `generated-<model>` | a query written by a text-generation model (docT5query, an LLM) | the passage |
-#
-# Every weak method draws its passages from the same training passages as `human`, one query per
-# passage (seeded), so D is capped by the number of training passages. Each method's pairs are
+# Every weak method draws its passages from the same training passages as `human` (seeded). A method
+# that would repeat a passage's query (top-k keywords, a generator) makes one per passage, so its D
+# is capped by the number of training passages; ICT, crop and sampled keywords make another pair
+# when a passage comes round again. Each method's pairs are
 # made once and kept under `data/processed/<dataset>/annotations/`. Runs go through the same grid
 # as notebook 02 (a finished run is skipped; `human` at a D of the data-size sweep is that very
 # run), and the same command runs them outside notebooks:
@@ -36,9 +30,9 @@ ray_address = None   # an existing Ray cluster ("auto", "ray://host:10001"); Non
 
 # %%
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 
-from drscaling import grid
+from drscaling import grid, narrative
 from drscaling.annotation.study import no_study_record, plan_study
 from drscaling.config import load_profile
 from drscaling.datasets import ProcessedData
@@ -60,6 +54,7 @@ if study:
     for label, why in st.skipped.items():
         print(f"SKIPPED {label}: {why}")
     print(st.summary())
+    display(Markdown(narrative.annotation_methods_table(st.methods)))
     display(grid.plan_table(prof, st.planned))
 
 # %% [markdown]
@@ -157,16 +152,12 @@ if study:
 # ## One data-size law per method (the paper's Figure 5)
 #
 # Fitted with `drscaling.laws` as in notebook 05: Huber loss in log space, bounds, a grid of
-# starts, 95% intervals by bootstrap over the method's runs. Read the intervals as indicative
-# only: with four D per method, a resample needs three distinct D to be fitted at all (about a
-# third are not, counted in `bootstrap_failed`), and one with exactly three distinct D is fitted
-# exactly through them, so the bootstrap distribution is made of a handful of distinct refits and
-# an estimate can sit at the edge of its own interval. Four points pin three parameters only
-# loosely; a fifth D per method (one more run per method) is the way to firmer intervals. The
-# curves are solid over the runs' D and dotted beyond.
+# starts, 95% intervals by bootstrap (below: what they rest on, from the profile). The curves are
+# solid over the runs' D and dotted beyond.
 
 # %% tags=["slide"]
 if study:
+    display(Markdown(narrative.annotation_design(st.n_train, prof.grid.seeds, n_bootstrap)))
     print("\n".join(st.law_lines()))
     save_table(st.laws, prof.outputs_dir / "tables" / "annotation_laws.csv")
     display(st.laws.drop(columns="status").round(4))
@@ -201,10 +192,8 @@ if study:
 # `status` says "beyond its runs" (`reach_n_train` is what its largest run is worth in human
 # pairs, the loss its runs stop at) or "below its runs" (D' smaller than its smallest run,
 # `smallest_n_train`); `on_bound` names fitted parameters on a bound (a β on its lower bound is a flat law,
-# whose rates mean nothing). Each point is one run with one seed: run-to-run noise is not in
-# these intervals beyond what the scatter of the points shows, so a rate near 1 (a method as
-# good as human pairs) is no evidence of a difference; `grid.seeds: [0, 1, 2]` measures that noise
-# at three times the cost.
+# whose rates mean nothing). The intervals hold the draws' spread as far as the profile's seeds
+# measure it (above).
 
 # %%
 if study:
@@ -225,9 +214,5 @@ if study:
 # human pairs at the study's largest D.
 
 # %%
-from IPython.display import Markdown
-
-from drscaling import narrative
-
 Markdown(narrative.annotation_takeaways(st.laws, st.rates) if study else
          "This profile has no annotation study.")

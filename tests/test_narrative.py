@@ -162,3 +162,19 @@ def test_budget_takeaways_compare_cost_models_at_the_largest_budget():
     assert "**paper** law, budget 1,000,000 dollars: without inference: N* = 500M, D* = 1M (data 60% of" in text
     assert "from N* = 500M, D* = 1M to N* = 20M, D* = 1.5M: a smaller model." in text
     assert "100k" not in text  # the smaller budget is not described
+
+
+def test_annotation_text_is_the_profiles_own():
+    """Notebook 04's methods table and its account of sizes and seeds come from the profile: the
+    keyword count, stop words and sampling, the noise rate, the sizes and the seeds as set."""
+    from drscaling import narrative
+
+    table = narrative.annotation_methods_table({
+        "keywords-stop-sampled": ("keywords", {"k": 7, "stop_words": "en", "sample": True}),
+        "noisy_human-0.3": ("noisy_human", {"rate": 0.3}), "human": ("human", {})})
+    assert "7 of the passage's terms drawn in proportion" in table and "en stop words left out" in table
+    assert "a share 0.3 of the pairs" in table and "5 highest" not in table
+    two = narrative.annotation_design([1250, 80000, 2500], [0, 1], 1000)
+    assert "2 sizes" not in two and "3 sizes, D = 1,250, 2,500, 80,000 (1.8 decades), with 2 seeds (0, 1)" in two
+    assert "6 runs a method" in two and "1000 bootstrap resamples" in two and "not measured" not in two
+    assert "not measured" in narrative.annotation_design([100, 200, 400, 800], [0], 20)

@@ -320,3 +320,54 @@ def budget_takeaways(allocations: pd.DataFrame) -> str:
 
 __all__ = ["ASPECTS", "describe_setting", "paper_n_range", "setting_table", "why_numbers_differ", "law_takeaways",
            "data_takeaways", "training_takeaways", "evaluation_takeaways", "annotation_takeaways", "budget_takeaways"]
+
+
+def annotation_methods_table(methods: dict) -> str:
+    """Notebook 04's table of the profile's methods (label -> (method, options)): what each
+    makes the query and the positive of, with its own settings."""
+    rows = ["| method | query | positive |", "|---|---|---|"]
+    for label, (method, options) in methods.items():
+        o = options or {}
+        if method == "human":
+            query, positive = "the dataset's own question", "its passage"
+        elif method == "noisy_human":
+            query = "the same question"
+            positive = f"its passage, except for a share {o['rate']:g} of the pairs, which get a random other training passage"
+        elif method == "ict":
+            query = "a random sentence of the passage (inverse cloze task)"
+            positive = f"the passage without it (kept in with probability {o.get('keep_sentence_prob', 0.1):g})"
+        elif method == "crop":
+            query = (f"a random span of the passage ({o.get('min_ratio', 0.1):g} to {o.get('max_ratio', 0.5):g} "
+                     f"of its length)")
+            positive = "another, independent random span"
+        elif method == "keywords":
+            k = o.get("k", 5)
+            query = (f"{k} of the passage's terms drawn in proportion to their TF-IDF weight" if o.get("sample")
+                     else f"the passage's {k} highest TF-IDF terms")
+            query += "".join([f", {o['stop_words']} stop words left out" if o.get("stop_words") else "",
+                              ", sublinear tf" if o.get("sublinear_tf") else ""])
+            positive = "the passage"
+        else:  # generated
+            model = o.get("model_path")
+            query = ("a query written by the generator trained here on the human training pairs" if model == "local"
+                     else f"a query written by `{model}`")
+            positive = "the passage"
+        rows.append(f"| `{label}` | {query} | {positive} |")
+    return "\n".join(rows)
+
+
+def annotation_design(n_train, seeds, n_bootstrap: int) -> str:
+    """What notebook 04's laws and intervals rest on, from the profile: its sizes, its seeds
+    (draws) and how the bootstrap resamples them."""
+    n_train, seeds = sorted(n_train), list(seeds)
+    draws = f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''} ({', '.join(str(s) for s in seeds)})"
+    text = (f"Each method is trained at {len(n_train)} sizes, D = {', '.join(f'{d:,}' for d in n_train)} "
+            f"({math.log10(n_train[-1] / n_train[0]):.1f} decades), with {draws}: {len(n_train) * len(seeds)} runs "
+            f"a method for a law of three parameters. A seed is a draw (its pretraining and its fine-tuning), whose "
+            f"offset persists across D: the {n_bootstrap} bootstrap resamples redraw the draws' offsets and the runs' "
+            f"own residuals around the fit, keeping every D in every resample.")
+    if len(seeds) == 1:
+        text += (" With one seed the spread between draws is not measured: the intervals hold the runs' scatter "
+                 "around the curve only, and a rate near 1 (a method as good as human pairs) is no evidence of a "
+                 "difference.")
+    return text
