@@ -25,7 +25,10 @@ TRUTHS = {"the cpu fit (beta 0.1, delta 0.54)": {"B": 1.14e8, "beta": 0.1, "delt
           "a well-determined law (beta 0.3, delta 1.5)": {"B": 2.1e4, "beta": 0.3, "delta": 1.5}}
 
 
-def coverage(truth, resample, n_studies, n_resamples, draw_sigma, point_sigma, n_draws=2):
+FITS = {"auto": {"huber_delta": "auto"}, "fixed": {"huber_delta": 1e-3}, "linear": {"loss": "linear"}}
+
+
+def coverage(truth, resample, n_studies, n_resamples, draw_sigma, point_sigma, n_draws=2, fit="auto"):
     rng = np.random.default_rng(12345)
     covered, ratio = [], []
     for study in range(n_studies):
@@ -33,8 +36,8 @@ def coverage(truth, resample, n_studies, n_resamples, draw_sigma, point_sigma, n
         code = np.repeat(np.arange(n_draws), len(D))
         y = laws.data_size_law(d, **truth) * np.exp(rng.normal(0, draw_sigma, n_draws)[code]
                                                     + rng.normal(0, point_sigma, len(d)))
-        fit = laws.fit_data_size_law(d, y, huber_delta="auto")
-        b = bootstrap(laws.fit_data_size_law, d, y, n_resamples=n_resamples, seed=study, full_fit=fit,
+        full = laws.fit_data_size_law(d, y, **FITS[fit])
+        b = bootstrap(laws.fit_data_size_law, d, y, n_resamples=n_resamples, seed=study, full_fit=full,
                       resample=resample, draws=None if resample == "points" else code)
         low, high = b["beta"]
         covered.append(low <= truth["beta"] <= high)
@@ -49,14 +52,20 @@ def main(argv=None) -> None:
     parser.add_argument("--resamples", type=int, default=200)
     parser.add_argument("--draw-sigma", type=float, default=0.02, help="log-space sd of a draw's offset")
     parser.add_argument("--point-sigma", type=float, default=0.01, help="log-space sd of a run's own noise")
+    parser.add_argument("--fit", choices=sorted(FITS), default="auto",
+                        help="the loss: Huber with its scale matched to the noise (auto, the study's), Huber with "
+                             "the fixed 1e-3, or least squares (linear)")
+    parser.add_argument("--resample", choices=("points", "draws", "residuals"), action="append",
+                        help="the ways of resampling to compare (default: all three)")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", RuntimeWarning)
     print(f"| true law | resampling | coverage of 95% intervals ({args.studies} studies) | median high/low |")
     print("|---|---|---|---|")
     for label, truth in TRUTHS.items():
-        for resample in ("points", "draws", "residuals"):
+        for resample in args.resample or ("points", "draws", "residuals"):
             started = time.time()
-            cov, ratio = coverage(truth, resample, args.studies, args.resamples, args.draw_sigma, args.point_sigma)
+            cov, ratio = coverage(truth, resample, args.studies, args.resamples, args.draw_sigma, args.point_sigma,
+                                  fit=args.fit)
             print(f"| {label} | {resample} | {cov:.1%} | {ratio:.2f} |  ({time.time() - started:.0f} s)", flush=True)
 
 
