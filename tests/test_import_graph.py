@@ -25,7 +25,8 @@ LAYERS = [
     ("training", ["drscaling.train", "drscaling.step_times"]),
     ("grid", ["drscaling.grid", "drscaling.grid.*", "drscaling.fingerprint"]),
     ("laws and budget", ["drscaling.laws", "drscaling.laws.*", "drscaling.budget"]),
-    ("analysis", ["drscaling.annotation.study", "drscaling.estimate", "drscaling.wall_estimate", "drscaling.plots"]),
+    ("analysis", ["drscaling.annotation.study", "drscaling.estimate", "drscaling.wall_estimate", "drscaling.plots",
+                  "drscaling.preregistration"]),
     ("entry points", ["drscaling.notebook_runner", "drscaling.presentation", "drscaling.__main__"]),
 ]
 
