@@ -10,7 +10,10 @@ with both seeds, beside the two runs they explain:
 - ``human, keep last``: human pairs with the checkpoint of the last step kept, the step at which
   the noisy runs kept theirs (their best check was their last): the same number of steps;
 - ``human, half the rate``: human pairs at half the learning rate, as half the positives being
-  random roughly halves the useful gradient.
+  random roughly halves the useful gradient;
+- ``human, the clean half``: human pairs at D / 2 for the same number of steps (the profile's
+  step floor gives both 100): as many clean pairs as the noisy runs have, without the noisy
+  ones.
 
 Reports validation and test CLL per run and their means over the seeds (the comparison is read
 on validation CLL; test CLL beside it, as the study reports it). Runs go under
@@ -49,6 +52,7 @@ def control_runs(planned, n_train: int) -> dict:
         runs[("human, keep last", h.seed)] = dataclasses.replace(h, training={**h.training, "keep": "last"})
         runs[(f"human, rate {lr / 2:g}", h.seed)] = dataclasses.replace(
             h, training={**h.training, "learning_rate": lr / 2})
+        runs[(f"human, the clean half ({n_train // 2})", h.seed)] = dataclasses.replace(h, n_train=n_train // 2)
     return runs
 
 
