@@ -20,6 +20,7 @@ from drscaling import paths
 from drscaling.config import load_profile
 from drscaling.fileio import read_json, write_text
 from drscaling.laws import paper_reported, paper_value
+from drscaling.preregistration import verdicts
 
 LAWS = ("model_size", "data_size", "joint")  # the paper's three
 TRANSFERS = ("data_size_transfer", "joint_transfer")  # the transfer forms, fitted beside the paper's; it has none
@@ -97,6 +98,27 @@ def law_checks(fits: dict) -> list[str]:
         lines.append(f"| {law} | {e['r2']:.3f}" + (f" ({ceiling:.3f})" if ceiling is not None else "")
                      + f" | {lof_cell} | {held} | {', '.join(ident.get('not_determined', [])) or ('none' if ident else '—')}"
                      f" | {slopes or '—'} | {boot} |")
+    return lines
+
+
+def confirmation_section(registered: dict, fits: dict, results: pd.DataFrame) -> list[str]:
+    """The primary run's pre-registered predictions against this confirmation run, law by law,
+    with the verdict of drscaling.preregistration.verdicts and its reasons."""
+    found = verdicts(registered, fits, results)
+    lines = ["", f"**Pre-registered confirmation** of the `{registered['primary']}` run (predictions committed at "
+                 f"{registered['analysis_commit'][:7]}, `preregistration/{registered['confirm']}.md`; criteria there):",
+             "", "| law | exponent: primary [95%] -> this run [95%] | held out: predicted -> observed | verdict |",
+             "|---|---|---|---|"]
+    for law, v in found.items():
+        pred, rec = registered["laws"][law], fits["laws"].get(law, {})
+        exps = "; ".join(f"{k} {e['primary']:.3g} [{e['interval'][0]:.3g}, {e['interval'][1]:.3g}] -> "
+                         + (f"{rec['params'][k]:.3g} [{rec['intervals'][k][0]:.3g}, {rec['intervals'][k][1]:.3g}]"
+                            if "params" in rec else "not fitted")
+                         for k, e in pred.get("exponents", {}).items())
+        held = "; ".join(k.split(": ", 1)[1] for k in v["checks"] if k.startswith("held out") and ": " in k)
+        verdict = ("no prediction" if v["confirmed"] is None else "**confirmed**" if v["confirmed"]
+                   else "**not confirmed**: " + "; ".join(v["reasons"]))
+        lines.append(f"| {law} | {exps or '—'} | {held or '—'} | {verdict} |")
     return lines
 
 
@@ -274,6 +296,9 @@ def main() -> None:
             lines += annotation_section(out)
         else:
             lines += ["", f"**Annotation quality:** {read_json(out / 'annotation.json')['reason']}."]
+    registration = paths.ROOT / "preregistration" / f"{profile.name}.json"
+    if registration.is_file():
+        lines += confirmation_section(read_json(registration), fits, results)
     lines += [""] + [f"![{n[:-4]}](reports/{profile.name}/{n})" for n in shown]
 
     readme = paths.ROOT / "README.md"

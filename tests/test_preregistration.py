@@ -71,3 +71,18 @@ def test_a_confirmation_from_the_same_law_is_confirmed_and_one_from_another_is_n
     assert verdict["confirmed"] is False
     assert any("outside the primary's 95% interval" in r for r in verdict["reasons"])
     assert any("predicted" in r and "more than 5%" in r for r in verdict["reasons"])
+
+
+def test_make_report_shows_the_verdicts():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("report", paths.ROOT / "scripts" / "report.py")
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    primary = study(0.3, seed=1)
+    registered = {"primary": "cpu", "confirm": "cpu-confirm", "analysis_commit": "abcdef0123",
+                  "laws": predictions(fits_of(primary), primary, {"data_size": [(float(d),) for d in D]})}
+    other = study(0.6, seed=2, seeds=(100, 101))
+    lines = report.confirmation_section(registered, fits_of(other), other)
+    (row,) = [line for line in lines if line.startswith("| data_size")]
+    assert "**not confirmed**" in row and "outside the primary's 95% interval" in row and "abcdef0" in lines[1]
