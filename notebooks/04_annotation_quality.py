@@ -186,8 +186,8 @@ if study:
 # $D' = B_m \,/\, (L - \delta_m)^{1/\beta_m}$: the exchange rate is $D'/D$ (2 means a pair of
 # that method is worth half a human pair). Infinite when the method's floor δ lies above L: no
 # amount of that method's pairs reaches the loss. The 95% interval pairs bootstrap refits of the
-# two laws, resampled with the same indices (paired: the runs of a D and seed share their
-# pretraining and passages); `unreachable_share` is the share of refits for which L is out of reach;
+# two laws, drawn with the same random choices of offsets and residuals (paired: the runs of a D
+# and seed share their pretraining and passages); `unreachable_share` is the share of refits for which L is out of reach;
 # `extrapolated` marks a D' outside the method's runs, where the law is used outside its data:
 # `status` says "beyond its runs" (`reach_n_train` is what its largest run is worth in human
 # pairs, the loss its runs stop at) or "below its runs" (D' smaller than its smallest run,

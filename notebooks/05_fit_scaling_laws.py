@@ -22,10 +22,16 @@
 # the other resource removes (the irreducible part plus what the fixed resource limits).
 #
 # How (`drscaling.laws`): residuals `log(prediction) − log(observed)` through a log-sum-exp form,
-# a Huber loss (δ = 1e-3 in log space), float64, bounds α, β > 0 and 0 ≤ δ < min L, a grid of
-# starting points with the best kept (all recorded), 95% intervals by bootstrap over runs
-# (resampled with replacement and refitted), and an extrapolation check: fit without the largest
-# N (or D; for the joint law, without the largest model's points) and predict them.
+# a Huber loss whose scale matches the points' noise (1.345 robust standard deviations of a
+# least-squares fit's residuals), float64, bounds α, β > 0 and 0 ≤ δ < min L, a grid of starting
+# points with the best kept (all recorded), and 95% intervals by a bootstrap that respects how the
+# runs were drawn: a shape's seed (its pretraining and fine-tuning) is a draw whose offset persists
+# across D, so each resample redraws the draws' offsets and the runs' own residuals around the fit
+# (tests/test_coverage.py: at least 90% coverage on synthetic studies). Then checks beyond R²: a
+# lack-of-fit F test against the per-size means; an extrapolation check (fit without the largest N
+# or D, or the joint law's largest model, and predict them) against the naive prediction "no
+# further improvement"; and which parameters the points do not determine, with the local slope
+# they do.
 
 # %% tags=["parameters"]
 # Parameters (papermill replaces this cell from configs/<profile>.yaml)
