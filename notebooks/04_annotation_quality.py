@@ -54,7 +54,7 @@ if study:
     for label, why in st.skipped.items():
         print(f"SKIPPED {label}: {why}")
     print(st.summary())
-    display(Markdown(narrative.annotation_methods_table(st.methods)))
+    display(Markdown(narrative.annotation_methods_table(st.settings())))
     display(grid.plan_table(prof, st.planned))
 
 # %% [markdown]

@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-import pandas as pd
-
 from drscaling import grid
 from drscaling.config import load_profile
 from drscaling.datasets import ProcessedData, prepare_dataset
@@ -78,7 +76,6 @@ def main(argv=None) -> None:
     means = rows[rows["status"] == "ok"].groupby("control", sort=False)[["cll_validation", "cll_test"]].mean()
     print("\nmean over the seeds:")
     print(means.round(4).sort_values("cll_validation").to_string())
-    pd.set_option("display.width", 120)
 
 
 if __name__ == "__main__":

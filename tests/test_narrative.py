@@ -168,12 +168,15 @@ def test_annotation_text_is_the_profiles_own():
     """Notebook 04's methods table and its account of sizes and seeds come from the profile: the
     keyword count, stop words and sampling, the noise rate, the sizes and the seeds as set."""
     from drscaling import narrative
+    from drscaling.annotation.methods import with_defaults
 
     table = narrative.annotation_methods_table({
         "keywords-stop-sampled": ("keywords", {"k": 7, "stop_words": "en", "sample": True}),
-        "noisy_human-0.3": ("noisy_human", {"rate": 0.3}), "human": ("human", {})})
+        "noisy_human-0.3": ("noisy_human", {"rate": 0.3}), "human": ("human", {}),
+        "ict": ("ict", with_defaults("ict", {}))})
     assert "7 of the passage's terms drawn in proportion" in table and "en stop words left out" in table
     assert "a share 0.3 of the pairs" in table and "5 highest" not in table
+    assert "kept in with probability 0.1" in table  # ict's own default, read from its signature
     two = narrative.annotation_design([1250, 80000, 2500], [0, 1], 1000)
     assert "2 sizes" not in two and "3 sizes, D = 1,250, 2,500, 80,000 (1.8 decades), with 2 seeds (0, 1)" in two
     assert "6 runs a method" in two and "1000 bootstrap resamples" in two and "not measured" not in two

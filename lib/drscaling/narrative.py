@@ -323,8 +323,9 @@ __all__ = ["ASPECTS", "describe_setting", "paper_n_range", "setting_table", "why
 
 
 def annotation_methods_table(methods: dict) -> str:
-    """Notebook 04's table of the profile's methods (label -> (method, options)): what each
-    makes the query and the positive of, with its own settings."""
+    """Notebook 04's table of the profile's methods (label -> (method, options with the method's
+    defaults filled in: ``AnnotationStudy.settings``)): what each makes the query and the
+    positive of, with its own settings."""
     rows = ["| method | query | positive |", "|---|---|---|"]
     for label, (method, options) in methods.items():
         o = options or {}
@@ -335,13 +336,12 @@ def annotation_methods_table(methods: dict) -> str:
             positive = f"its passage, except for a share {o['rate']:g} of the pairs, which get a random other training passage"
         elif method == "ict":
             query = "a random sentence of the passage (inverse cloze task)"
-            positive = f"the passage without it (kept in with probability {o.get('keep_sentence_prob', 0.1):g})"
+            positive = f"the passage without it (kept in with probability {o['keep_sentence_prob']:g})"
         elif method == "crop":
-            query = (f"a random span of the passage ({o.get('min_ratio', 0.1):g} to {o.get('max_ratio', 0.5):g} "
-                     f"of its length)")
+            query = f"a random span of the passage ({o['min_ratio']:g} to {o['max_ratio']:g} of its length)"
             positive = "another, independent random span"
         elif method == "keywords":
-            k = o.get("k", 5)
+            k = o["k"]
             query = (f"{k} of the passage's terms drawn in proportion to their TF-IDF weight" if o.get("sample")
                      else f"the passage's {k} highest TF-IDF terms")
             query += "".join([f", {o['stop_words']} stop words left out" if o.get("stop_words") else "",

@@ -20,6 +20,7 @@ Making a dataset's pairs with them, and keeping them: :mod:`.pairs`.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import re
 from collections import Counter
@@ -302,6 +303,16 @@ def method_label(method: str, options: dict | None = None) -> str:
                       .rsplit("/", 1)[-1]).strip("._-")
         return f"generated-{name[:40]}" if name else method
     return method
+
+
+def with_defaults(method: str, options: dict | None) -> dict:
+    """``options`` completed with the defaults of the method's own function (ict, crop, keywords):
+    the settings a method actually ran with, for the text that describes it."""
+    fn = {"ict": ict, "crop": crop, "keywords": keywords}.get(method)
+    defaults = {} if fn is None else {
+        k: p.default for k, p in inspect.signature(fn).parameters.items()
+        if k in OPTIONS[method] and p.default is not inspect.Parameter.empty}
+    return {**defaults, **(options or {})}
 
 
 def model_available(method: str, options: dict) -> tuple[bool, str]:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .. import grid, laws
 from .generator import quality_by_method
-from .methods import model_available, new_query_per_round
+from .methods import model_available, new_query_per_round, with_defaults
 from .pairs import stored_pairs, training_passages
 
 NEEDED_POINTS = 4  # the data-size law has three parameters
@@ -253,6 +253,10 @@ class AnnotationStudy:
     @property
     def study_runs(self) -> list:
         return [p for p in self.planned if "annotation" in p.sweeps]
+
+    def settings(self) -> dict:
+        """label -> (method, its options with the method's defaults filled in)."""
+        return {label: (m, with_defaults(m, o)) for label, (m, o) in self.methods.items()}
 
     def summary(self) -> str:
         return (f"{len(self.methods)} methods x {len(self.n_train)} sizes D = {self.n_train}: {len(self.planned)} "

@@ -8,25 +8,12 @@ import math
 import numpy as np
 from scipy import stats
 
+from .fitting import rival_differences
 from .forms import LAWS
 from .records import LawFit
 from .starts import to_internal
 
 DECADE = 10.0  # an interval whose ends differ by more than this factor does not determine its parameter
-RIVAL_OBJECTIVE = 1e-6  # starts within this relative objective of the best are rival optima
-RIVAL_CHANGE = 0.05  # ... when a parameter differs by more than this share
-
-
-def _groups(fit: LawFit) -> np.ndarray:
-    """Group index of each point: points with the same inputs (the draws of one size) share one."""
-    keys = np.column_stack([np.asarray(fit.points[k], dtype=np.float64) for k in LAWS[fit.law].inputs])
-    return np.unique(keys, axis=0, return_inverse=True)[1].ravel()
-
-
-def log_residuals(fit: LawFit) -> np.ndarray:
-    law = LAWS[fit.law]
-    X = tuple(np.asarray(fit.points[k], dtype=np.float64) for k in law.inputs)
-    return law.logpred(X, **to_internal(law, fit.params)) - np.log(np.asarray(fit.points["losses"], dtype=np.float64))
 
 
 def lack_of_fit(fit: LawFit) -> dict:
@@ -36,12 +23,9 @@ def lack_of_fit(fit: LawFit) -> dict:
     ``SS_lack = SS_res - SS_pure``; a small ``p_value`` says the law misses the means by more
     than the draws scatter. ``r2_reachable`` is the R² of the saturated model, the most any curve
     could reach. Not testable without repeated sizes or with no more sizes than parameters."""
-    logy = np.log(np.asarray(fit.points["losses"], dtype=np.float64))
-    group = _groups(fit)
-    n, g, p = len(logy), int(group.max()) + 1, len(LAWS[fit.law].reported)
-    means = np.bincount(group, weights=logy) / np.bincount(group)
-    ss_pure = float(np.sum((logy - means[group]) ** 2))
-    ss_res = float(np.sum(log_residuals(fit) ** 2))
+    ss_pure, g = fit.pure_error()
+    n, p = fit.n_points, len(LAWS[fit.law].reported)
+    ss_res = float(np.sum(fit.residuals() ** 2))
     out = {"n_points": n, "n_sizes": g, "n_params": p, "ss_residual": ss_res, "ss_pure_error": ss_pure,
            "ss_lack_of_fit": ss_res - ss_pure, "df_lack_of_fit": g - p, "df_pure_error": n - g,
            "r2_reachable": fit.r2_ceiling, "F": None, "p_value": None}
@@ -60,18 +44,9 @@ def lack_of_fit(fit: LawFit) -> dict:
 
 def rival_parameters(fit: LawFit) -> list[str]:
     """Parameters that other starts, reaching the same objective, put elsewhere: not determined."""
-    best = fit.objective
-    names = set()
-    for s in fit.starts:
-        if s.get("params") is None or s["objective"] is None or not math.isfinite(s["objective"]):
-            continue
-        if s["objective"] > best + RIVAL_OBJECTIVE * max(best, 1e-12) + 1e-15:
-            continue
-        for k, v in fit.params.items():
-            scale = max(abs(v), 1e-3 * float(np.min(fit.points["losses"])))
-            if abs(s["params"][k] - v) > RIVAL_CHANGE * scale:
-                names.add(k)
-    return sorted(names)
+    others = [(st.get("params"), st.get("objective")) for st in fit.starts]
+    return sorted({k for diff in rival_differences(fit.params, fit.objective, others, fit.points["losses"])
+                   for k in diff})
 
 
 def local_slopes(fit: LawFit, samples: dict | None = None, level: float = 0.95) -> list[dict]:

@@ -237,6 +237,22 @@ def check_options(huber_delta, loss, exponent_bounds) -> tuple[float | None, tup
     return hd, (lo, hi)
 
 
+def rival_differences(params: dict, objective: float, others, losses) -> list[list[str]]:
+    """For each other optimum ``(params, objective)`` that reaches the same objective (within
+    1e-6 relative): the parameters it puts more than 5% away from ``params``. Any such rival
+    means those parameters are not determined by the points."""
+    scale = max(objective, 1e-12 * len(losses))
+    floor = 1e-3 * max(float(np.min(losses)), 1e-12)
+    out = []
+    for other, value in others:
+        if other is None or value is None or not math.isfinite(value) or value > objective + 1e-6 * scale + 1e-15:
+            continue
+        diff = [k for k in params if abs(other[k] - params[k]) > 0.05 * max(abs(params[k]), floor)]
+        if diff:
+            out.append(diff)
+    return out
+
+
 def auto_huber_delta(law: Law, X, y, starts=None, exponent_bounds=EXPONENT_BOUNDS, max_nfev=None) -> float:
     """The Huber delta matched to the points' noise: HUBER_AUTO_FACTOR robust standard deviations
     (1.4826 x the median absolute deviation) of a least-squares fit's log-space residuals, at
@@ -301,17 +317,9 @@ def _fit(law: Law, arrays, names, *, huber_delta=HUBER_DELTA, loss="huber", star
     for rep, side, bound in hits:
         warns.append(_bound_warning(law, rep, side, bound))
     # Another start with (nearly) the same objective but different parameters: ill-determined.
-    scale = max(best["objective"], 1e-12 * len(y))
-    rivals = []
-    for i in finite:
-        o = records[i][1]
-        if i == best_i or o["objective"] > best["objective"] + 1e-6 * scale + 1e-15:
-            continue
-        other = to_reported(law, o["values"])
-        diff = [k for k in law.reported
-                if abs(other[k] - params[k]) > 0.05 * max(abs(params[k]), 1e-3 * max(float(np.min(y)), 1e-12))]
-        if diff:
-            rivals.append(diff)
+    rivals = rival_differences(params, best["objective"],
+                               [(to_reported(law, records[i][1]["values"]), records[i][1]["objective"])
+                                for i in finite if i != best_i], y)
     if rivals:
         warns.append(f"{len(rivals)} other start(s) reached the same objective with different "
                      f"{', '.join(sorted({k for d in rivals for k in d}))}: the parameters are not "

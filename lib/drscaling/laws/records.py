@@ -72,12 +72,16 @@ class LawFit:
         ss_tot = float(np.sum((logy - logy.mean()) ** 2))
         if ss_tot == 0:
             return math.nan
-        keys = list(zip(*(np.asarray(self.points[k], dtype=np.float64) for k in LAWS[self.law].inputs)))
-        groups: dict = {}
-        for key, v in zip(keys, logy):
-            groups.setdefault(key, []).append(v)
-        ss_within = sum(float(np.sum((np.array(v) - np.mean(v)) ** 2)) for v in groups.values())
-        return 1.0 - ss_within / ss_tot
+        return 1.0 - self.pure_error()[0] / ss_tot
+
+    def pure_error(self) -> tuple[float, int]:
+        """(sum of squares of log L around each size's mean, number of distinct sizes): the
+        spread of the runs at the same inputs (seeds, draws), which no curve of the inputs removes."""
+        logy = np.log(np.asarray(self.points["losses"], dtype=np.float64))
+        keys = np.column_stack([np.asarray(self.points[k], dtype=np.float64) for k in LAWS[self.law].inputs])
+        group = np.unique(keys, axis=0, return_inverse=True)[1].ravel()
+        means = np.bincount(group, weights=logy) / np.bincount(group)
+        return float(np.sum((logy - means[group]) ** 2)), int(group.max()) + 1
 
     def _internal(self) -> dict:
         return to_internal(LAWS[self.law], self.params)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -52,15 +53,23 @@ class StudyFit:
             k: v for k, v in self.holdout.to_dict().items() if k != "fit"}
         if self.holdout is not None:
             d["holdout"]["fit_params"] = jsonable(self.holdout.fit.params)
-        d["lack_of_fit"] = jsonable(lack_of_fit(self.fit))
-        d["identifiability"] = jsonable(identifiability(self.fit, self.samples))
+        d["lack_of_fit"] = jsonable(self.lack_of_fit)
+        d["identifiability"] = jsonable(self.identifiability)
         d["bootstrap_samples"] = jsonable(self.samples)  # for uncertainty downstream (budget optimum)
         return d
+
+    @cached_property
+    def lack_of_fit(self) -> dict:
+        return lack_of_fit(self.fit)
+
+    @cached_property
+    def identifiability(self) -> dict:
+        return identifiability(self.fit, self.samples)
 
     def lines(self) -> list[str]:
         """The fit's checks in words: lack of fit, the held-out points against the naive
         prediction, and what the points determine."""
-        lof = lack_of_fit(self.fit)
+        lof = self.lack_of_fit
         out = [f"   lack of fit: {lof['status']}; R² {self.fit.r2:.4f} (reachable {lof['r2_reachable']:.4f})"]
         if self.holdout is not None and self.holdout.naive_predicted is not None:
             held = self.holdout
@@ -68,7 +77,7 @@ class StudyFit:
             verdict = "extrapolates" if held.skill > 0 else "does NOT extrapolate"
             out.append(f"   hold-out: mean |error| {100 * held.mean_abs_relative_error:.2f}% against {100 * naive:.2f}% "
                        f"for 'no further improvement' (skill {held.skill:.2f}): the law {verdict}")
-        out.append(f"   identifiability: {identifiability(self.fit, self.samples)['summary']}")
+        out.append(f"   identifiability: {self.identifiability['summary']}")
         return out
 
 
@@ -141,7 +150,7 @@ def fit_study_laws(points: dict, n_resamples: int = 1000, seed: int = 0,
         study = studies[law] = fitted[law]
         report[law] = {**study.to_dict(), "run_ids": frame["run_id"].tolist(), "missing_runs": missing.get(law, [])}
         if law == "model_size":
-            report[law]["n_definitions"] = model_size_by_n_definition(frame, n_resamples, seed)
+            report[law]["n_definitions"] = model_size_by_n_definition(frame, n_resamples, seed, fitted=study)
         lines.append(f"{law}: {study.fit.status}")
         if missing.get(law):
             lines.append(f"   MISSING {len(missing[law])} planned point(s): {', '.join(missing[law])}")
@@ -176,18 +185,20 @@ def n_definitions(frame) -> dict:
     return out
 
 
-def model_size_by_n_definition(frame, n_resamples: int = 1000, seed: int = 0) -> dict:
+def model_size_by_n_definition(frame, n_resamples: int = 1000, seed: int = 0, fitted: StudyFit | None = None) -> dict:
     """The model-size law fitted with each definition of N (:func:`n_definitions`) to the same
     runs, as :func:`fit_for_study` fits it: alpha with its 95% interval, A, delta and R² each.
     Rescaling N (the paper code's 2^20) moves only A; leaving the projection out or counting the
-    pooler changes how the shapes' sizes compare, and so alpha."""
+    pooler changes how the shapes' sizes compare, and so alpha. ``fitted``: the law already
+    fitted to these runs with this study's N (not fitted again)."""
     y, draws = frame["cll_test"].to_numpy(float), run_draws(frame)
     out = {}
     for name, n in n_definitions(frame).items():
         if np.any(n <= 0):
             out[name] = {"status": "not fitted: a count is not positive", "meaning": N_DEFINITIONS[name]}
             continue
-        fit = fit_for_study("model_size", n, y, n_resamples=n_resamples, seed=seed, draws=draws).fit
+        fit = (fitted if name == "non_embedding" and fitted is not None else
+               fit_for_study("model_size", n, y, n_resamples=n_resamples, seed=seed, draws=draws)).fit
         out[name] = {"meaning": N_DEFINITIONS[name], "alpha": fit.params["alpha"],
                      "alpha_interval": (fit.intervals or {}).get("alpha"), "A": fit.params["A"],
                      "delta": fit.params["delta"], "r2": fit.r2, "n": n.tolist()}
