@@ -129,13 +129,18 @@ def annotation_section(out) -> list[str]:
     shared = runs["run_id"].isin(pd.read_csv(out / "results.csv")["run_id"])  # trained by notebook 02
     own = runs[~shared]
     ok_runs = runs[runs["status"] == "ok"]
+    kinds = {(rec.get("bootstrap") or {}).get("resample", "points") for rec in study["laws"].values() if "params" in rec}
+    resampled = {"points": "points resampled", "draws": "whole draws resampled",
+                 "residuals": "each seed's offset and each run's residual redrawn"}.get(
+        kinds.pop() if len(kinds) == 1 else "", "mixed")
     lines = ["", f"**Annotation quality** (notebook 04; {runs['model'].iloc[0]} at D = "
              f"{', '.join(f'{d:,}' for d in study['n_train'])} per method; {len(runs)} runs, "
              f"{', '.join(f'{v} {k}' for k, v in runs['status'].value_counts().items())}; {int(shared.sum())} of "
              f"them are runs of notebook 02's sweeps, the other {len(own)} took {own['wall_seconds'].sum() / 60:.1f} "
              f"min in all (training {own['train_seconds'].sum() / 60:.1f}, evaluation "
              f"{own['eval_seconds'].sum() / 60:.1f}; sum of their result.json wall times); intervals from "
-             f"{study['n_bootstrap']} bootstrap resamples of each method's runs, {len(ok_runs) // max(1, len(study['methods']))} "
+             f"{study['n_bootstrap']} bootstrap resamples of each method's runs ({resampled}), "
+             f"{len(ok_runs) // max(1, len(study['methods']))} "
              f"points a method ({ok_runs['seed'].nunique()} seeds), see the notebook):", "",
              "| method | B | beta | delta | R² | test CLL at the largest D (mean of seeds) |", "|---|---|---|---|---|---|"]
     largest = ok_runs[ok_runs["n_train"] == ok_runs["n_train"].max()].groupby("annotation")["cll_test"].mean()
