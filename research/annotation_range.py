@@ -36,9 +36,10 @@ from drscaling.grid.results import collect_results
 RANGES = ((2500, 80000), (1250, 80000), (625, 80000), (625, 40000))
 
 
-def annotation_points(profile) -> pd.DataFrame:
+def annotation_points(profile, metric: str = "test") -> pd.DataFrame:
     """The runs (status ok) of the profile's annotation methods at its annotation shape, from every
-    run folder under its outputs: annotation label, n_train, seed, cll_test."""
+    run folder under its outputs: annotation label, n_train, seed, cll_test (with ``metric``
+    "validation": the validation CLL in that column, which notebook 04's fit reads)."""
     results = collect_results(profile)
     if results.empty:
         return pd.DataFrame(columns=["annotation", "n_train", "seed", "cll_test"])
@@ -47,6 +48,7 @@ def annotation_points(profile) -> pd.DataFrame:
     labels = [method_label(m["method"], {k: v for k, v in m.items() if k != "method"}) for m in g.annotation_methods]
     ok = results[(results["status"] == "ok") & (results["model"] == f"L{shape['layers']}-H{shape['hidden']}")
                  & results["annotation"].isin(labels)]
+    ok = ok.assign(cll_test=ok["cll_validation" if metric == "validation" else "cll_test"])
     return ok[["annotation", "n_train", "seed", "cll_test"]].reset_index(drop=True)
 
 
@@ -103,9 +105,11 @@ def main() -> None:
                     help="--simulate: the fit that draws the studies uses the runs from this D up (default: all)")
     ap.add_argument("--studies", type=int, default=10, help="--simulate: synthetic studies per setting")
     ap.add_argument("--resamples", type=int, default=None, help="bootstrap resamples (500 refit, 200 simulate)")
+    ap.add_argument("--metric", choices=["test", "validation"], default="test",
+                    help="the CLL the laws fit (design choices are read on validation: issue 26)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore", category=RuntimeWarning)
-    points = annotation_points(load_profile(args.profile))
+    points = annotation_points(load_profile(args.profile), args.metric)
     if points.empty:
         raise SystemExit(f"no annotation runs with status ok under the {args.profile} profile's outputs")
     if args.simulate:

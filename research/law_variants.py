@@ -10,7 +10,9 @@ small shapes); the joint grid without L1-H8 at D = 5k (inside the 1-nat margin o
 from D = 10k; the data-size sweep up to 20k and up to 40k (how much range of D an exponent's
 interval needs: the annotation study's methods stop at 18k). For each law: R², the R² the seed
 spread allows, the exponents with their 95% bootstrap intervals (and upper / lower), the
-parameters on a bound, and the held-out points' errors. ``--variants`` picks some by name.
+parameters on a bound, and the held-out points' errors. ``--variants`` picks some by name;
+``--metric validation`` fits the validation CLL instead of the test CLL (design choices are read on
+validation: issue 26).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pandas as pd
 from drscaling.config import load_profile
 from drscaling.laws.study import fit_study_laws, sweep_points
 
+METRICS = {"test": "cll_test", "validation": "cll_validation"}
 EXPONENTS = {"model_size": ["alpha"], "data_size": ["beta"], "data_size_transfer": ["beta"], "joint": ["alpha", "beta"],
              "joint_transfer": ["alpha", "beta"]}
 
@@ -36,6 +39,11 @@ def variants(points: dict[str, pd.DataFrame]) -> dict[str, dict[str, pd.DataFram
         "joint from D = 10k": {"joint": joint[joint["n_train"] >= 10000]},
         **{f"data size up to {top // 1000}k": {"data_size": data[data["n_train"] <= top]} for top in (20000, 40000)},
     }
+
+
+def with_metric(results: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """``results`` with ``metric``'s CLL (test or validation) in the column the study's fits read."""
+    return results.assign(cll_test=results[METRICS[metric]])
 
 
 def describe(report: dict) -> list[str]:
@@ -63,8 +71,9 @@ def main() -> None:
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--variants", nargs="+", metavar="NAME", help="only these variants (names as printed)")
+    parser.add_argument("--metric", choices=list(METRICS), default="test", help="the CLL the laws fit")
     args = parser.parse_args()
-    results = pd.read_csv(load_profile(args.profile).outputs_dir / "results.csv")
+    results = with_metric(pd.read_csv(load_profile(args.profile).outputs_dir / "results.csv"), args.metric)
     every = variants(sweep_points(results[results["status"] == "ok"]))
     unknown = sorted(set(args.variants or ()) - set(every))
     if unknown:

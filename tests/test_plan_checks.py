@@ -37,11 +37,13 @@ def test_shapes_that_stall_near_chance_are_named(tmp_path):
     prof = profile(tmp_path, steps=1000)
     planned = grid.plan_grid(prof, "key")
     chance = math.log(257)
-    results = {planned[0].run_id: {"status": "ok", "cll_test": chance - 0.4},  # within 1 nat: stalled
-               planned[1].run_id: {"status": "ok", "cll_test": chance - 2.0}}
+    # the guard reads validation, never test: run 0 is near chance on validation only, run 1 on test only
+    results = {planned[0].run_id: {"status": "ok", "cll_validation": chance - 0.4, "cll_test": chance - 2.0},
+               planned[1].run_id: {"status": "ok", "cll_validation": chance - 2.0, "cll_test": chance - 0.4}}
     grid.run_grid(prof, planned, run_fn=lambda spec, d: results[spec.run_id], progress=False)
     [message] = grid.stalled_runs(prof, planned, chance)
     assert message.startswith("shape L1-H8: 1 run(s) within 1.0 nat of chance") and "D = 100 s0" in message
+    assert "D = 1,000" not in message and f"validation CLL {round(chance - 0.4, 3)}" in message
     with pytest.raises(ConfigError, match="L1-H8"):
         grid.warn_about_plan(planned, prof, chance, strict=True)
 
@@ -58,7 +60,7 @@ def test_a_pretraining_run_near_chance_is_no_stall(tmp_path):
     planned = grid.plan_grid(prof, "key")
     chance = math.log(257)
     assert [p.sweeps for p in planned][0] == ("pretraining",)
-    near = {p.run_id: {"status": "ok", "cll_test": chance - (0.4 if p.sweeps == ("pretraining",) else 2.0)}
+    near = {p.run_id: {"status": "ok", "cll_validation": chance - (0.4 if p.sweeps == ("pretraining",) else 2.0)}
             for p in planned}
     grid.run_grid(prof, planned, run_fn=lambda spec, d: near[spec.run_id], progress=False)
     assert grid.stalled_runs(prof, planned, chance) == []

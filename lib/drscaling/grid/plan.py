@@ -301,8 +301,10 @@ def plan_warnings(planned: Iterable[PlannedRun | RunSpec]) -> list[str]:
 
 def stalled_runs(profile: Profile, planned: Iterable[PlannedRun | RunSpec], chance: float) -> list[str]:
     """Finished runs of the sweeps (pretraining runs aside), per shape, that stalled near chance:
-    status not_learning, or a test CLL less than STALL_NATS below ``chance`` (log(K + 1) for K
-    evaluation negatives)."""
+    status not_learning, or a validation CLL less than STALL_NATS below ``chance`` (log(K + 1) for
+    K evaluation negatives). Validation, not test: the guard decides which shapes a design keeps
+    (issue 26: no design choice looks at test CLL); a run without validation CLL is judged on its
+    status only."""
     root = runs_dir(profile)
     stalled: dict[str, list[str]] = {}
     for p in map(_as_planned, planned):
@@ -310,10 +312,11 @@ def stalled_runs(profile: Profile, planned: Iterable[PlannedRun | RunSpec], chan
         if not is_done(root / p.run_id) or p.sweeps == ("pretraining",):
             continue
         rec = read_json(root / p.run_id / RESULT_FILE)
-        cll = (rec.get("result") or {}).get("cll_test")
+        cll = (rec.get("result") or {}).get("cll_validation")
         if rec["status"] == "not_learning" or (cll is not None and cll > chance - STALL_NATS):
             stalled.setdefault(p.spec.model_name, []).append(
-                f"D = {p.spec.n_train:,} s{p.spec.seed}: {rec['status']}, test CLL {cll if cll is None else round(cll, 3)}")
+                f"D = {p.spec.n_train:,} s{p.spec.seed}: {rec['status']}, validation CLL "
+                f"{cll if cll is None else round(cll, 3)}")
     return [f"shape {shape}: {len(runs)} run(s) within {STALL_NATS} nat of chance ({chance:.2f}): " + "; ".join(runs)
             for shape, runs in stalled.items()]
 
