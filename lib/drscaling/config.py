@@ -23,6 +23,7 @@ from . import paths
 SQUAD_URL = "https://rajpurkar.github.io/SQuAD-explorer/dataset"
 SOURCES = ("squad", "msmarco", "t2ranking", "beir")
 SQUAD_FILES = {"train": "train-v1.1.json", "test": "dev-v1.1.json"}
+CONVERSIONS = ("t2s",)  # data.convert: OpenCC's configurations (t2s: traditional Chinese -> simplified)
 
 
 class ConfigError(ValueError):
@@ -38,13 +39,16 @@ class DataConfig:
     # Where missing SQuAD files are downloaded from (null: never download) and to.
     download_url: str | None = SQUAD_URL
     download_dir: str = "data/raw/squad"
-    # File names: squad needs train and test; msmarco/t2ranking need collection and
-    # <split>_queries / <split>_qrels (their defaults are the official names).
-    # (msmarco/t2ranking: the keys collection and <split>_queries / <split>_qrels.)
+    # File names: squad needs train and test, or pool (a list of files read into one pool,
+    # from which test_groups articles are held out as the test split); msmarco/t2ranking need
+    # collection and <split>_queries / <split>_qrels (their defaults are the official names).
     files: dict = field(default_factory=lambda: dict(SQUAD_FILES))
     limit_train_articles: int | None = None  # first articles only (quick profiles); squad only
     limit_test_articles: int | None = None
     validation_groups: int = 20  # whole training articles held out for validation
+    test_groups: int | None = None  # whole articles of files.pool held out for test (pool only)
+    convert: str | None = None  # squad only: queries and passages converted (t2s: traditional -> simplified)
+    skip_empty_questions: bool = False  # squad: leave out questions with no text (CMRC 2018 trial has 2), not fail
     subset_sizes: tuple[int, ...] = ()  # nested training subsets (pairs) for the data-size axis
     seed: int = 0
     cll_negatives: int = 256  # negatives per evaluated pair (the paper: 256)
@@ -60,6 +64,9 @@ class DataConfig:
         if self.route == "ir_datasets" and self.source != "msmarco":
             raise ConfigError("data.route 'ir_datasets' is available for source 'msmarco' only")
         self._check_files()
+        if self.convert is not None and (self.convert not in CONVERSIONS or self.source != "squad"):
+            raise ConfigError(f"data.convert: expected null or one of {list(CONVERSIONS)} (source squad only), "
+                              f"got {self.convert!r} for source {self.source}")
         for name in ("validation_groups", "cll_negatives", "cll_repeats", "vocab_size"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"data.{name}: expected a positive integer, got {getattr(self, name)}")
@@ -71,6 +78,11 @@ class DataConfig:
         ignored file) and file names as values."""
         if self.source != "squad" and self.files == SQUAD_FILES:
             object.__setattr__(self, "files", {})  # not given: the source's official names apply
+        if self.source == "squad" and "pool" in self.files:
+            return self._check_pool()
+        if self.test_groups is not None:
+            raise ConfigError(f"data.test_groups: holds test articles out of files.pool only (source squad); "
+                              f"here the test split comes from data.files (got test_groups {self.test_groups})")
         for key, name in self.files.items():
             if not isinstance(name, str) or not name.strip():
                 raise ConfigError(f"data.files.{key}: expected a file name, got {name!r}")
@@ -95,6 +107,23 @@ class DataConfig:
                     f"data.files: unknown key(s) {unknown} for source {self.source}; expected 'collection', "
                     f"'<split>_queries' and '<split>_qrels'"
                 )
+
+    def _check_pool(self):
+        """``files: {pool: [names]}``: one pool, test held out by ``test_groups``."""
+        pool = self.files["pool"]
+        if set(self.files) != {"pool"}:
+            raise ConfigError(f"data.files: with 'pool' no other key (the test split is held out of the pool by "
+                              f"data.test_groups); got also {sorted(set(self.files) - {'pool'})}")
+        if not isinstance(pool, list) or not pool or not all(isinstance(n, str) and n.strip() for n in pool):
+            raise ConfigError(f"data.files.pool: expected a non-empty list of file names, got {pool!r}")
+        if len(set(pool)) != len(pool):
+            raise ConfigError(f"data.files.pool: a file named twice in {pool}")
+        if not isinstance(self.test_groups, int) or isinstance(self.test_groups, bool) or self.test_groups <= 0:
+            raise ConfigError(f"data.test_groups: expected a positive integer (whole articles of files.pool held "
+                              f"out for test), got {self.test_groups!r}")
+        for name in ("limit_train_articles", "limit_test_articles"):
+            if getattr(self, name) is not None:
+                raise ConfigError(f"data.{name}: applies to files.train / files.test, not to files.pool; expected null")
 
 
 @dataclass(frozen=True)

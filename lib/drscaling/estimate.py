@@ -90,7 +90,9 @@ def data_sources(profile) -> list[dict]:
     dirs = [paths.resolve(d) for d in cfg.search_dirs]
     if cfg.route == "ir_datasets":
         return [{"file": "(ir_datasets)", "path": None, "note": "downloaded by ir_datasets on first use"}]
-    if cfg.source == "squad":
+    if cfg.source == "squad" and "pool" in cfg.files:
+        names = {f"pool[{i}]": name for i, name in enumerate(cfg.files["pool"])}
+    elif cfg.source == "squad":
         names = {k: cfg.files[k] for k in ("train", "test") if k in cfg.files}
     else:
         from .datasets.processed import source_file_names

@@ -88,8 +88,25 @@ def merge(name: str, parts: dict[str, RetrievalDataset]) -> RetrievalDataset:
             if qid in seen:
                 raise DataFormatError(
                     parts[split_name].name, f"query id {qid!r}", "id",
-                    f"a query id of the {split_name} split only; it occurs in both {seen[qid]} "
+                    f"a query id of one file only; it occurs in both {seen[qid]} "
                     f"({parts[seen[qid]].name}) and {split_name} ({parts[split_name].name})",
                 )
             seen[qid] = split_name
     return RetrievalDataset(name=name, corpus=corpus, splits=splits, groups=groups)
+
+
+def pool(name: str, parts: dict[str, RetrievalDataset], split: str = "train") -> RetrievalDataset:
+    """One dataset from several single-file ones, all their queries in one split: corpora
+    united (same text = one passage), each passage in its part's group as the part names it
+    (a passage in two parts: the first part's), so that parts whose groups agree (one
+    article's title in two files) are one group and held out together."""
+    merged = merge(name, parts)  # checks passage texts and query ids across the parts
+    out = Split()
+    for part in merged.splits.values():
+        out.queries.update(part.queries)
+        out.qrels.update(part.qrels)
+    groups: dict[str, str] = {}
+    for part in parts.values():
+        for pid, g in part.groups.items():
+            groups.setdefault(pid, g)
+    return RetrievalDataset(name=name, corpus=merged.corpus, splits={split: out}, groups=groups)

@@ -31,10 +31,10 @@ import pandas as pd
 from .. import paths
 from ..config import ConfigError, DataConfig, Profile
 from ..fileio import read_json, sha256_file, sha256_json, write_json
-from .base import RetrievalDataset, merge
+from .base import RetrievalDataset, merge, pool
 from .download import find_file, find_or_download
 from .negatives import draw_negatives, negative_pool
-from .splits import hold_out_validation, nested_subset_order, pairs_frame
+from .splits import hold_out_groups, hold_out_validation, nested_subset_order, pairs_frame
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +42,11 @@ FORMAT_VERSION = 3  # 2: canonical tokenizer ids (1 numbered them differently fr
 EVALUATED_SPLITS = ("test", "validation")
 
 
-def derived_seeds(seed: int) -> dict[str, int]:
-    """One seed per random step, all recorded in the manifest."""
-    return {"validation_split": seed, "subsets": seed + 1, "cll_test": seed + 2, "cll_validation": seed + 3}
+def derived_seeds(seed: int, test_split: bool = False) -> dict[str, int]:
+    """One seed per random step, all recorded in the manifest (``test_split``: the draw of the
+    test articles from a pool)."""
+    seeds = {"validation_split": seed, "subsets": seed + 1, "cll_test": seed + 2, "cll_validation": seed + 3}
+    return {**seeds, "test_split": seed + 4} if test_split else seeds
 
 
 # ---------------------------------------------------------------- sources
@@ -62,6 +64,14 @@ def source_file_names(cfg: DataConfig) -> dict[str, str]:
 def source_files(cfg: DataConfig) -> dict[str, Path]:
     """The local source files, found (or, for SQuAD, downloaded) but not yet read."""
     dirs = [paths.resolve(d) for d in cfg.search_dirs]
+    if cfg.source == "squad" and "pool" in cfg.files:
+        found = {}
+        for i, name in enumerate(cfg.files["pool"]):
+            found[f"pool[{i}]"] = find_file(name, dirs)
+            if found[f"pool[{i}]"] is None:
+                raise FileNotFoundError(f"{name} (data.files.pool[{i}]) is in none of: {', '.join(map(str, dirs))}; "
+                                        f"name its folder in the profile's data.search_dirs")
+        return found
     if cfg.source == "squad":
         missing = {"train", "test"} - set(cfg.files)
         if missing:
@@ -86,12 +96,22 @@ def source_files(cfg: DataConfig) -> dict[str, Path]:
 
 
 def load_source(cfg: DataConfig, files: dict[str, Path]) -> RetrievalDataset:
-    """Read the sources into one dataset with train and test splits."""
+    """Read the sources into one dataset with train and test splits (a squad pool: one split,
+    ``pool``, which preparation divides)."""
+    if cfg.source == "squad" and "pool" in cfg.files:  # one pool: held out by test_groups
+        from .squad import load_squad
+
+        # grouped by title across the files: one article's paragraphs may sit in two files (DRCD)
+        parts = {name: load_squad(files[f"pool[{i}]"], name=str(files[f"pool[{i}]"]), convert=cfg.convert,
+                                  skip_empty_questions=cfg.skip_empty_questions, group_by_title=True)
+                 for i, name in enumerate(cfg.files["pool"])}
+        return pool("squad", parts, split="pool")
     if cfg.source == "squad":
         from .squad import load_squad
 
         limits = {"train": cfg.limit_train_articles, "test": cfg.limit_test_articles}
-        parts = {s: load_squad(files[s], limits[s], name=str(files[s])) for s in ("train", "test")}
+        parts = {s: load_squad(files[s], limits[s], name=str(files[s]), convert=cfg.convert,
+                               skip_empty_questions=cfg.skip_empty_questions) for s in ("train", "test")}
         return merge("squad", parts)
     if cfg.source == "msmarco" and cfg.route == "ir_datasets":
         from .msmarco import load_msmarco_ir_datasets
@@ -109,9 +129,20 @@ def load_source(cfg: DataConfig, files: dict[str, Path]) -> RetrievalDataset:
 
 # ---------------------------------------------------------------- preparation
 
+# Data settings added after data were prepared: left out of the key while at these defaults,
+# so that earlier preparations (and the runs tied to their keys) keep their keys.
+LATE_DATA_DEFAULTS = {"test_groups": None, "convert": None, "skip_empty_questions": False}
+
+
+def keyed_settings(cfg: DataConfig) -> dict:
+    """The data settings that enter the preparation key."""
+    settings = dataclasses.asdict(cfg)
+    return {k: v for k, v in settings.items() if k not in LATE_DATA_DEFAULTS or v != LATE_DATA_DEFAULTS[k]}
+
+
 def preparation_key(cfg: DataConfig, checksums: dict[str, str]) -> str:
     """The digest of every input of preparation: its code's format, the settings, the sources."""
-    return sha256_json({"format": FORMAT_VERSION, "data": dataclasses.asdict(cfg), "sources": checksums})
+    return sha256_json({"format": FORMAT_VERSION, "data": keyed_settings(cfg), "sources": checksums})
 
 
 def data_key(inputs_key: str, tokenizer) -> str:
@@ -137,18 +168,26 @@ def prepare_dataset(profile: Profile, force: bool = False) -> "ProcessedData":
     started = time.time()
     dataset = load_source(cfg, files)
     dataset.check()
-    seeds = derived_seeds(cfg.seed)
+    seeds = derived_seeds(cfg.seed, test_split=cfg.test_groups is not None)
     # Settings the data cannot satisfy (more validation groups than articles, a subset size
     # above the number of training pairs) are profile errors: name the profile and the data.
     train_source = files.get("train") or files.get("train_qrels") or cfg.source
+    held_test = {}
     try:
-        dataset, held_out = hold_out_validation(dataset, cfg.validation_groups, seeds["validation_split"])
+        if cfg.test_groups is not None:  # a pool: test articles first, then validation from the rest
+            train_source = ", ".join(str(f) for f in files.values())
+            dataset, held_test = hold_out_groups(dataset, cfg.test_groups, seeds["test_split"], source="pool",
+                                                 target="test", setting="data.test_groups")
+        dataset, held_out = hold_out_validation(dataset, cfg.validation_groups, seeds["validation_split"],
+                                                source="pool" if held_test else "train")
         pairs = {s: pairs_frame(sp) for s, sp in dataset.splits.items()}
         order = nested_subset_order(pairs["train"], list(cfg.subset_sizes), seeds["subsets"])
     except ValueError as e:
         raise ConfigError(
             f"{profile.path or profile.name}: {e} (training data from {train_source}, after holding out "
-            f"data.validation_groups = {cfg.validation_groups} groups for validation); nothing was written"
+            f"data.validation_groups = {cfg.validation_groups} groups for validation"
+            + (f" and data.test_groups = {cfg.test_groups} for test" if cfg.test_groups else "")
+            + "); nothing was written"
         ) from None
 
     corpus_ids = list(dataset.corpus)
@@ -201,12 +240,16 @@ def prepare_dataset(profile: Profile, force: bool = False) -> "ProcessedData":
                 **{f"{s}_queries": len(sp.queries) for s, sp in dataset.splits.items()},
                 **{f"{s}_pairs": len(p) for s, p in pairs.items()},
                 "negative_pool": int(len(pool)),
-                "validation_groups": len(held_out["validation_groups"]),
-                "dropped_bridging_queries": len(held_out["dropped_bridging_queries"]),
+                # per split: distinct positive passages and their groups (articles)
+                **{f"{s}_passages": len(sp.positives()) for s, sp in dataset.splits.items()},
+                **{f"{s}_groups": len({dataset.group_of(p) for p in sp.positives()}) for s, sp in dataset.splits.items()},
+                "dropped_bridging_queries": len(held_out["dropped_bridging_queries"])
+                + len(held_test.get("dropped_bridging_queries", [])),
                 "vocab_size": len(tokenizer),
             },
             "subset_sizes": list(cfg.subset_sizes),
             "validation_groups": held_out["validation_groups"],
+            **({"test_groups": held_test["test_groups"]} if held_test else {}),
             "cll_negatives": {s: list(d.shape) for s, d in draws.items()},
             "files": written,
         }

@@ -1,4 +1,4 @@
-"""Held-out validation by whole groups, and nested training subsets for the data-size axis."""
+"""Held-out validation (and test) by whole groups, and nested training subsets for the data-size axis."""
 
 from __future__ import annotations
 
@@ -8,36 +8,44 @@ import pandas as pd
 from .base import RetrievalDataset, Split
 
 
-def hold_out_validation(dataset: RetrievalDataset, n_groups: int, seed: int, source: str = "train") -> tuple[RetrievalDataset, dict]:
+def hold_out_groups(dataset: RetrievalDataset, n_groups: int, seed: int, source: str = "train",
+                    target: str = "validation", setting: str = "data.validation_groups") -> tuple[RetrievalDataset, dict]:
     """Move the queries of ``n_groups`` randomly chosen groups (SQuAD articles) of the
-    ``source`` split to a new ``validation`` split, so no passage is shared between them.
+    ``source`` split to a new ``target`` split, so no passage is shared between them.
 
     A query with positives both inside and outside the chosen groups (impossible in SQuAD,
     rare elsewhere) would bridge the two; it is dropped and counted. Returns the new dataset
-    and a summary (chosen groups, dropped queries).
+    and a summary (chosen groups, dropped queries); ``setting`` names ``n_groups`` in errors.
     """
     split = dataset.splits[source]
     groups = sorted({dataset.group_of(p) for pids in split.qrels.values() for p in pids})
     if not 0 < n_groups < len(groups):
         raise ValueError(
-            f"data.validation_groups = {n_groups}: must be between 1 and {len(groups) - 1} "
+            f"{setting} = {n_groups}: must be between 1 and {len(groups) - 1} "
             f"(the {source} split has {len(groups)} groups)"
         )
     rng = np.random.default_rng(seed)
     chosen = {groups[i] for i in rng.choice(len(groups), size=n_groups, replace=False)}
-    train, validation, dropped = Split(), Split(), []
+    kept, held, dropped = Split(), Split(), []
     for qid, pids in split.qrels.items():
         inside = [dataset.group_of(p) in chosen for p in pids]
-        target = validation if all(inside) else train if not any(inside) else None
-        if target is None:
+        into = held if all(inside) else kept if not any(inside) else None
+        if into is None:
             dropped.append(qid)
             continue
-        target.queries[qid] = split.queries[qid]
-        target.qrels[qid] = pids
+        into.queries[qid] = split.queries[qid]
+        into.qrels[qid] = pids
     splits = {k: v for k, v in dataset.splits.items() if k != source}
-    splits = {"train": train, "validation": validation, **splits}
-    summary = {"validation_groups": sorted(chosen), "dropped_bridging_queries": dropped}
+    splits = {source: kept, target: held, **splits}
+    summary = {f"{target}_groups": sorted(chosen), "dropped_bridging_queries": dropped}
     return RetrievalDataset(dataset.name, dataset.corpus, splits, dataset.groups), summary
+
+
+def hold_out_validation(dataset: RetrievalDataset, n_groups: int, seed: int, source: str = "train") -> tuple[RetrievalDataset, dict]:
+    """:func:`hold_out_groups` into a ``validation`` split (the source split renamed ``train``)."""
+    new, summary = hold_out_groups(dataset, n_groups, seed, source)
+    splits = {("train" if k == source else k): v for k, v in new.splits.items()}
+    return RetrievalDataset(new.name, new.corpus, splits, new.groups), summary
 
 
 def pairs_frame(split: Split) -> pd.DataFrame:
