@@ -73,14 +73,23 @@ def summary(profile) -> None:
             continue
         rows.append({"variant": variant_of(spec["training"], profile), "shape": f"L1-H{spec['model']['hidden']}",
                      "D": spec["n_train"], "seed": spec["seed"],
-                     "steps": spec["training"]["steps"], "test": res.get("cll_test"),
+                     "steps": spec["training"]["steps"], "test": res.get("cll_test"), "val": res.get("cll_validation"),
                      "best": f"{res.get('best_check')}/{res.get('checks')}", "seconds": res.get("train_seconds")})
     rows.sort(key=lambda r: (r["shape"], list(VARIANTS).index(r["variant"]) if r["variant"] in VARIANTS else 99,
                              r["D"], r["seed"]))
-    print(f"{'shape':7} {'variant':8} {'D':>6} {'seed':>4} {'steps':>5} {'test CLL':>8} {'best check':>10} {'train s':>7}")
+    print(f"{'shape':7} {'variant':8} {'D':>6} {'seed':>4} {'steps':>5} {'val CLL':>8} {'test CLL':>8} {'best check':>10} "
+          f"{'train s':>7}")
     for r in rows:
-        print(f"{r['shape']:7} {r['variant']:8} {r['D']:>6} {r['seed']:>4} {r['steps']:>5} {r['test']:8.3f} "
+        print(f"{r['shape']:7} {r['variant']:8} {r['D']:>6} {r['seed']:>4} {r['steps']:>5} {r['val']:8.3f} {r['test']:8.3f} "
               f"{r['best']:>10} {r['seconds']:7.0f}")
+    # the comparison a design decision reads: validation first (issue 26), test beside it
+    print("\nMean over seeds, per shape, D and variant (validation | test):")
+    cells: dict = {}
+    for r in rows:
+        cells.setdefault((r["shape"], r["D"], r["variant"]), []).append((r["val"], r["test"]))
+    for (shape, d, name), v in cells.items():
+        val, test = (sum(x[i] for x in v) / len(v) for i in (0, 1))
+        print(f"  {shape:7} D = {d:>6} {name:8} {len(v)} seed(s): {val:.3f} | {test:.3f}")
     print("\nL1-H64: gain in log test CLL per doubling of D (larger is steeper):")
     for name in VARIANTS:
         curve = {r["D"]: r["test"] for r in rows if r["variant"] == name and r["shape"] == "L1-H64"}
@@ -98,6 +107,9 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=64, help="L1-H<hidden> (other than 64: give --init)")
     parser.add_argument("--init", type=Path, default=None,
                         help="the pretraining run folder to start from (default: the pretraining pilot's L1-H64)")
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="a runs folder (e.g. a finished cpu run's runs/) whose finished runs of the same id are "
+                             "linked instead of trained: the profile's own arm of a comparison")
     parser.add_argument("--summary-only", action="store_true")
     args = parser.parse_args()
     profile = load_profile("cpu")
@@ -114,9 +126,10 @@ def main() -> None:
             link.symlink_to(init.resolve(), target_is_directory=True)
         for name, d, seed in [(n, d, s) for n in args.variants for d in args.d for s in args.seeds]:
             spec = make_spec(profile, key, args.hidden, "human", d, init=init.name, seed=seed, **VARIANTS[name])
-            done_before = PRETRAIN_ROOT / spec.run_id  # the base runs of the pretraining pilot
-            if not (ROOT / spec.run_id).exists() and (done_before / RESULT_FILE).is_file():
-                (ROOT / spec.run_id).symlink_to(done_before, target_is_directory=True)
+            # the base runs of the pretraining pilot, or the same run of a finished profile (--reuse)
+            for done_before in [PRETRAIN_ROOT / spec.run_id] + ([args.reuse / spec.run_id] if args.reuse else []):
+                if not (ROOT / spec.run_id).exists() and (done_before / RESULT_FILE).is_file():
+                    (ROOT / spec.run_id).symlink_to(done_before.resolve(), target_is_directory=True)
             rec = execute_run(spec, ROOT)
             print(json.dumps({"variant": name, "D": d, "seed": seed, "run": spec.run_id, "status": rec["status"],
                               "skipped": rec.get("skipped")}), flush=True)
