@@ -122,6 +122,18 @@ def confirmation_section(registered: dict, fits: dict, results: pd.DataFrame) ->
     return lines
 
 
+def split_confirmation(lines: list[str], name: str, confirmation: list[str]) -> tuple[list[str], str]:
+    """A confirmation run's README section (the generated header and runs line, then its
+    verdicts and a link) and its whole report for ``reports/<name>/summary.md`` (``lines``, with
+    the figures' paths relative to that folder). The README stays a newcomer's page (at most 300
+    lines, tests/test_docs.py); the verdicts are what a reader comes for."""
+    summary = f"# The `{name}` run\n\n" + "\n".join(lines).replace(f"](reports/{name}/", "](") + "\n"
+    readme = [lines[0], "", lines[2], *confirmation, "",
+              f"The whole report of this run (wall times, checkpoints, seed noise, every law's parameters, checks "
+              f"and figures), generated with this section: [reports/{name}/summary.md](reports/{name}/summary.md)."]
+    return readme, summary
+
+
 def annotation_section(out) -> list[str]:
     """Notebook 04's per-method laws and exchange rates (annotation.json and its tables)."""
     study = read_json(out / "annotation.json")
@@ -305,6 +317,10 @@ def main() -> None:
     if registration.is_file():
         lines += confirmation_section(read_json(registration), fits, results)
     lines += [""] + [f"![{n[:-4]}](reports/{profile.name}/{n})" for n in shown]
+    if registration.is_file():
+        lines, summary = split_confirmation(lines, profile.name,
+                                            confirmation_section(read_json(registration), fits, results))
+        write_text(target / "summary.md", summary)
 
     readme = paths.ROOT / "README.md"
     text = readme.read_text()
