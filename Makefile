@@ -115,7 +115,7 @@ test: $(STAMP) ## check the code with ruff (pyproject.toml's rules), then run th
 	$(PY) -m ruff check
 	$(PY) -m pytest -q --durations=8
 
-test-slow: $(STAMP) ## run the slow tests: the smoke study killed anywhere and restarted (scripts/kill_test.py)
+test-slow: $(STAMP) ## run the slow tests: the smoke study killed anywhere and restarted (scripts/kill_test.py); the Chinese study on smoke-zh
 	$(PY) -m pytest -q -m slow
 
 # Extra JupyterLab options, e.g. LAB_ARGS="--no-browser --port=8888 --ip=0.0.0.0". As root (a

@@ -71,12 +71,14 @@ summary
 # %% [markdown]
 # ## Lengths and questions per passage
 #
-# Lengths in whitespace words and in tokens of the trained WordPiece vocabulary (without `[CLS]`
-# and `[SEP]`). The token percentiles are what the training stage's maximum query and passage
-# lengths should be chosen from.
+# Lengths in whitespace words, or in characters where the text has no spaces between words
+# (Chinese: a whitespace "word" would be a whole clause), and in tokens of the trained WordPiece
+# vocabulary (without `[CLS]` and `[SEP]`). The token percentiles are what the training stage's
+# maximum query and passage lengths should be chosen from.
 
 # %%
 tokenizer = data.tokenizer()
+print(f"lengths in {stats.LENGTH_UNITS[stats.length_unit(data)]} and in tokens")
 lengths = stats.length_frame(data, tokenizer)
 display(stats.length_summary(lengths))
 qpp = stats.questions_per_passage(data, "train")

@@ -15,15 +15,30 @@ def isolated_trees(tmp_path, monkeypatch):
     monkeypatch.setenv("DRSCALING_OUTPUTS", str(tmp_path / "outputs"))
 
 
+def _skip_without(files: list[Path], what: str) -> None:
+    """Skip the test when a real dataset file is missing; fail instead under CI=true."""
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        message = f"real {what} files not found: {', '.join(map(str, missing))} (set DRSCALING_DATASETS)"
+        if os.environ.get("CI", "").lower() == "true":  # CI must run the trainer on real data
+            pytest.fail(f"{message}; under CI=true the tests that need them fail instead of skipping")
+        pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def shared_squad() -> Path:
     """The real SQuAD v1.1 files (../shared/datasets, or $DRSCALING_DATASETS)."""
     d = paths.shared_datasets() / "squad-v1.1"
-    if not (d / "dev-v1.1.json.gz").is_file():
-        message = f"real SQuAD files not found in {d} (set DRSCALING_DATASETS)"
-        if os.environ.get("CI", "").lower() == "true":  # CI must run the trainer on real data
-            pytest.fail(f"{message}; under CI=true the tests that need them fail instead of skipping")
-        pytest.skip(message)
+    _skip_without([d / "dev-v1.1.json.gz"], "SQuAD")
+    return d
+
+
+@pytest.fixture(scope="session")
+def shared_chinese() -> Path:
+    """The real CMRC 2018 and DRCD files that configs/smoke-zh.yaml reads (../shared/datasets,
+    or $DRSCALING_DATASETS): the datasets folder."""
+    d = paths.shared_datasets()
+    _skip_without([d / "cmrc2018" / "cmrc2018_trial.json.gz", d / "drcd" / "DRCD_test.json.gz"], "CMRC 2018 / DRCD")
     return d
 
 

@@ -203,3 +203,19 @@ def test_tokenizer_and_bm25_split_chinese_into_characters(prepared):
     assert metrics["mrr_at_10"] > 0.5 and metrics["n_queries"] == 12
     with pytest.raises(ValueError, match="CJK characters.*Use bm25_language: zh"):
         bm25_metrics(prepared, "test", **bm25_settings("en"))
+
+
+def test_lengths_are_counted_in_characters(prepared):
+    """Chinese has no spaces between words: notebook 01's lengths count characters, not
+    whitespace words (each text would be one 'word')."""
+    from drscaling.datasets import statistics as stats
+
+    assert stats.length_unit(prepared) == "chars" and "characters" in stats.LENGTH_UNITS["chars"]
+    lengths = stats.length_frame(prepared, prepared.tokenizer())
+    assert list(lengths.columns) == ["kind", "split", "chars", "tokens"]
+    queries = lengths[lengths["kind"] == "query"]
+    assert (queries["chars"] == 10).all()  # "北京第一段说了什么呢": 10 characters
+    assert (lengths["tokens"] == lengths["chars"]).all()  # one token a character, punctuation included
+    summary = stats.length_summary(lengths)
+    assert summary.columns.get_level_values(0).unique().tolist() == ["chars", "tokens"]
+    assert (summary.loc["query", ("chars", "mean")] == 10).all()

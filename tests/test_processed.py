@@ -135,3 +135,18 @@ def test_subset_table_and_evaluation_draws_check_what_they_show(tmp_path, monkey
     monkeypatch.setattr(type(data), "negative_pool", property(lambda self: np.array([positive])), raising=False)
     with pytest.raises(ValueError, match="a test positive is in the negative pool"):
         stats.evaluation_draws(data)
+
+
+def test_lengths_of_spaced_text_are_counted_in_words(tmp_path):
+    """English text: notebook 01's lengths count whitespace words (Chinese: characters, in
+    test_chinese_data.py)."""
+    from drscaling.datasets import statistics as stats
+
+    data = prepare_dataset(make_profile(tmp_path))
+    assert stats.length_unit(data) == "words"
+    lengths = stats.length_frame(data, data.tokenizer())
+    assert list(lengths.columns) == ["kind", "split", "chars", "words", "tokens"]
+    passages = lengths[lengths["kind"] == "passage"]
+    assert (passages["words"] == 5 + 30).all()  # "tr article 0 paragraph 0:" and 30 words
+    summary = stats.length_summary(lengths)
+    assert summary.columns.get_level_values(0).unique().tolist() == ["words", "tokens"]

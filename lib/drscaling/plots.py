@@ -24,9 +24,9 @@ def series_style(i: int) -> dict:
 
 
 def plot_dataset_statistics(lengths: pd.DataFrame, qpp: pd.Series, title: str = ""):
-    """Query and passage length distributions (tokens if present, else words) and the
-    number of questions per passage."""
-    measure = "tokens" if "tokens" in lengths else "words"
+    """Query and passage length distributions (tokens if present, else words, else characters)
+    and the number of questions per passage."""
+    measure = next(m for m in ("tokens", "words", "chars") if m in lengths)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     queries = lengths[lengths["kind"] == "query"]
     sns.histplot(queries, x=measure, hue="split", stat="density", common_norm=False, discrete=True,

@@ -19,11 +19,12 @@ What ir-measures 0.4.3 does with queries, as checked against its source and in
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from .tokenizer import CJK, CJK_CHAR, MOSTLY_CJK, cjk_share
 
 # ir-measures names -> the keys returned by ranking_metrics
 METRICS = {"RR@10": "mrr_at_10", "nDCG@10": "ndcg_at_10", "R@10": "recall_at_10", "R@100": "recall_at_100"}
@@ -131,17 +132,14 @@ def evaluate_ranking(query_emb, query_ids: Sequence, passage_emb, passage_ids: S
 
 # ---------------------------------------------------------------- BM25 baseline
 
-# CJK ideographs (basic, extension A, compatibility, extensions B+) and kana
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
-_CJK_CHAR = re.compile(f"([{_CJK}])")
 # bm25s's default pattern keeps words of 2+ characters, which would drop every single CJK
 # character; so one CJK character, or a word of 2+ characters as bm25s does
-_CJK_TOKEN_PATTERN = f"(?u)[{_CJK}]|\\b\\w\\w+\\b"
+_CJK_TOKEN_PATTERN = f"(?u)[{CJK}]|\\b\\w\\w+\\b"
 
 
 def _space_cjk(text: str) -> str:
     """Spaces around every CJK character, so that each is a token of its own."""
-    return _CJK_CHAR.sub(r" \1 ", text)
+    return CJK_CHAR.sub(r" \1 ", text)
 
 
 def bm25_run(
@@ -198,22 +196,13 @@ def bm25_settings(language: str) -> dict:
     return dict(BM25_LANGUAGES[language])
 
 
-def cjk_share(texts: Iterable[str]) -> float:
-    """The share of CJK characters among the non-space characters of ``texts``."""
-    chars = cjk = 0
-    for t in texts:
-        chars += len(t) - sum(c.isspace() for c in t)
-        cjk += len(_CJK_CHAR.findall(t))
-    return cjk / chars if chars else 0.0
-
-
 def bm25_metrics(data, split: str = "test", k: int = 100, stopwords: str | None = "en", char_level: bool = False) -> dict:
     """BM25 over the whole corpus of a prepared dataset (``ProcessedData``) for one split's
     queries: the reference line for the dense models' ranking metrics. Refuses word-level BM25
     on a mostly Chinese corpus (each clause would be one token: MRR@10 0.14 instead of 0.90 on
     CMRC 2018 + DRCD)."""
     share = cjk_share(data.corpus["text"].head(2000))
-    if not char_level and share > 0.3:
+    if not char_level and share > MOSTLY_CJK:
         raise ValueError(f"BM25 over words on a corpus whose text is {share:.0%} CJK characters: Chinese has no "
                          "spaces between words, so each clause would be one token. Use bm25_language: zh "
                          "(characters; the profile's notebooks: 03_evaluate: bm25_language)")

@@ -3,10 +3,27 @@ scratch (pretrained checkpoints bring their own tokenizer)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Iterable
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+# CJK ideographs (basic, extension A, compatibility, extensions B+) and kana
+CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
+CJK_CHAR = re.compile(f"([{CJK}])")
+# Above this share of CJK characters a text has no spaces between its words (Chinese): a
+# whitespace "word" would be a whole clause, so BM25 and lengths go by characters.
+MOSTLY_CJK = 0.3
+
+
+def cjk_share(texts: Iterable[str]) -> float:
+    """The share of CJK characters among the non-space characters of ``texts``."""
+    chars = cjk = 0
+    for t in texts:
+        chars += len(t) - sum(c.isspace() for c in t)
+        cjk += len(CJK_CHAR.findall(t))
+    return cjk / chars if chars else 0.0
 
 
 def train_wordpiece(texts: Iterable[str], vocab_size: int, lowercase: bool = True, min_frequency: int = 2):

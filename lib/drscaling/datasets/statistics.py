@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..tokenizer import MOSTLY_CJK, cjk_share
+
 SPLITS = ("train", "validation", "test")
 
 
@@ -30,16 +32,28 @@ def split_summary(data) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("split")
 
 
+# The unit of the text lengths: whitespace words, or characters for text without spaces between
+# its words (Chinese), where a whitespace "word" would be a whole clause.
+LENGTH_UNITS = {"words": "whitespace words", "chars": "characters (the text has no spaces between words)"}
+
+
+def length_unit(data) -> str:
+    """``"chars"`` for a corpus mostly of CJK characters (its first 2,000 passages, as BM25's
+    check), else ``"words"``: the column of :func:`length_frame` that counts text lengths."""
+    return "chars" if cjk_share(data.corpus["text"].head(2000)) > MOSTLY_CJK else "words"
+
+
 def length_frame(data, tokenizer=None) -> pd.DataFrame:
     """One row per text: kind (query / passage), split (a passage's is the split it is a
-    positive of, or 'other'), characters, whitespace words and, with a tokenizer, tokens
-    (without [CLS]/[SEP])."""
+    positive of, or 'other'), characters, whitespace words (only where words are spaced; see
+    :func:`length_unit`) and, with a tokenizer, tokens (without [CLS]/[SEP])."""
     queries = data.all_queries.assign(kind="query")[["kind", "split", "text"]]
     owner = data.all_qrels.drop_duplicates("pid").set_index("pid")["split"]
     passages = data.corpus.assign(kind="passage", split=data.corpus["pid"].map(owner).fillna("other"))
     frame = pd.concat([queries, passages[["kind", "split", "text"]]], ignore_index=True)
     frame["chars"] = frame["text"].str.len()
-    frame["words"] = frame["text"].str.split().str.len()
+    if length_unit(data) == "words":
+        frame["words"] = frame["text"].str.split().str.len()
     if tokenizer is not None:
         ids = tokenizer(frame["text"].tolist(), add_special_tokens=False)["input_ids"]
         frame["tokens"] = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
@@ -47,8 +61,9 @@ def length_frame(data, tokenizer=None) -> pd.DataFrame:
 
 
 def length_summary(lengths: pd.DataFrame) -> pd.DataFrame:
-    """Mean and percentiles (50, 90, 99) and maximum of each length measure, per kind and split."""
-    measures = [c for c in ("words", "tokens") if c in lengths]
+    """Mean and percentiles (50, 90, 99) and maximum of each length measure, per kind and split:
+    words (characters where :func:`length_frame` counted no words) and tokens."""
+    measures = [c for c in ("words" if "words" in lengths else "chars", "tokens") if c in lengths]
     stats = lengths.groupby(["kind", "split"])[measures].describe(percentiles=[0.5, 0.9, 0.99])
     keep = ["mean", "50%", "90%", "99%", "max"]
     return stats.loc[:, [(m, k) for m in measures for k in keep]].round(1)
