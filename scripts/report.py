@@ -11,7 +11,9 @@ intervals next to the paper's values, the extrapolation checks and the CLL-ranki
 from __future__ import annotations
 
 import argparse
+import ast
 import json
+import re
 import shutil
 
 import pandas as pd
@@ -101,6 +103,23 @@ def law_checks(fits: dict) -> list[str]:
     return lines
 
 
+SIZE_NAMES = {"n_params": "N", "n_train": "D"}
+
+
+def readable_sizes(text: str) -> str:
+    """``text`` with each size dict of the verdicts ({'n_params': 38048.0, 'n_train': 5000.0})
+    written as N = 38,048, D = 5,000."""
+    def one(match):
+        try:
+            sizes = ast.literal_eval(match.group(0))
+        except (ValueError, SyntaxError):
+            return match.group(0)
+        if not isinstance(sizes, dict):
+            return match.group(0)
+        return ", ".join(f"{SIZE_NAMES.get(k, k)} = {v:,.0f}" for k, v in sizes.items())
+    return re.sub(r"\{[^{}]*\}", one, text)
+
+
 def confirmation_section(registered: dict, fits: dict, results: pd.DataFrame) -> list[str]:
     """The primary run's pre-registered predictions against this confirmation run, law by law,
     with the verdict of drscaling.preregistration.verdicts and its reasons."""
@@ -115,9 +134,9 @@ def confirmation_section(registered: dict, fits: dict, results: pd.DataFrame) ->
                          + (f"{rec['params'][k]:.3g} [{rec['intervals'][k][0]:.3g}, {rec['intervals'][k][1]:.3g}]"
                             if "params" in rec else "not fitted")
                          for k, e in pred.get("exponents", {}).items())
-        held = "; ".join(k.split(": ", 1)[1] for k in v["checks"] if k.startswith("held out") and ": " in k)
+        held = "; ".join(readable_sizes(k[len("held out "):]) for k in v["checks"] if k.startswith("held out {"))
         verdict = ("no prediction" if v["confirmed"] is None else "**confirmed**" if v["confirmed"]
-                   else "**not confirmed**: " + "; ".join(v["reasons"]))
+                   else "**not confirmed**: " + "; ".join(map(readable_sizes, v["reasons"])))
         lines.append(f"| {law} | {exps or '—'} | {held or '—'} | {verdict} |")
     return lines
 

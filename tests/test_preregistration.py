@@ -86,6 +86,8 @@ def test_make_report_shows_the_verdicts():
     lines = report.confirmation_section(registered, fits_of(other), other)
     (row,) = [line for line in lines if line.startswith("| data_size")]
     assert "**not confirmed**" in row and "outside the primary's 95% interval" in row and "abcdef0" in lines[1]
+    # the held-out sizes are written as sizes, not as the verdicts' dicts
+    assert "D = 80,000: predicted" in row and "at D = 80,000 the primary law predicted" in row and "{" not in row
 
 
 def test_a_confirmations_readme_section_is_its_verdicts_and_the_rest_goes_to_its_summary():
