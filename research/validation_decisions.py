@@ -42,7 +42,7 @@ from drscaling.config import load_profile
 from drscaling.laws.study import fit_study_laws, sweep_points
 
 from annotation_range import annotation_points
-from law_variants import with_metric
+from law_variants import variants, with_metric
 
 METRICS = ("validation", "test")
 DECISION_LAWS = ("model_size", "data_size", "joint")  # the laws the decisions were read on (not the transfer forms)
@@ -84,20 +84,19 @@ def law_summary(pts: dict, resamples: int) -> dict:
     return out
 
 
-def law_variants(points: dict, data_points: pd.DataFrame) -> dict[str, dict]:
-    """The subsets of one run's points that the design's decisions compared."""
+def decision_variants(points: dict) -> dict[str, dict]:
+    """The subsets of one run's points that the design's decisions compared: law_variants.py's
+    (all points, seeds 0 and 1, joint from 10k, data size up to 20k / 40k) and the ones only
+    these decisions need."""
     joint, data = points["joint"], points["data_size"]
-    h64_joint = data[data["n_train"].between(5000, 40000)]
     narrow = joint[joint["model"].isin(["L1-H16", "L1-H32"])]
+    out = {k: v for k, v in variants(points).items() if k != "joint without L1-H8 at 5k"}
     return {
-        "all points": points,
-        "seeds 0 and 1 only": {law: f[f["seed"].isin(sorted(f["seed"].unique())[:2])] for law, f in points.items()},
-        "joint from D = 10k": {"joint": joint[joint["n_train"] >= 10000]},
+        **out,
         "joint without L1-H8": {"joint": joint[joint["model"] != "L1-H8"]},
         "joint without L1-H8, from D = 10k": {"joint": joint[(joint["model"] != "L1-H8") & (joint["n_train"] >= 10000)]},
         "model size without L1-H8": {"model_size": points["model_size"][points["model_size"]["model"] != "L1-H8"]},
-        "joint L1-H16/H32/H64, L1-H64 held out": {"joint": pd.concat([narrow, h64_joint])},
-        **{f"data size up to {top // 1000}k": {"data_size": data[data["n_train"] <= top]} for top in (20000, 40000)},
+        "joint L1-H16/H32/H64, L1-H64 held out": {"joint": pd.concat([narrow, data[data["n_train"].between(5000, 40000)]])},
     }
 
 
@@ -159,7 +158,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for metric in METRICS:
         pts = sweep_points(with_metric(results, metric))
-        for name, subset in law_variants(pts, pts["data_size"]).items():
+        for name, subset in decision_variants(pts).items():
             subset = {k: v for k, v in subset.items() if k in DECISION_LAWS}
             for law, rec in law_summary(subset, args.resamples).items():
                 if "r2" not in rec:
