@@ -20,9 +20,9 @@ import pandas as pd
 
 from drscaling import paths
 from drscaling.config import load_profile
-from drscaling.fileio import read_json, write_text
+from drscaling.fileio import read_json, write_json, write_text
 from drscaling.laws import paper_reported, paper_value
-from drscaling.preregistration import verdicts
+from drscaling.preregistration import held_out_sizes, study_verdicts, verdicts
 
 LAWS = ("model_size", "data_size", "joint")  # the paper's three
 TRANSFERS = ("data_size_transfer", "joint_transfer")  # the transfer forms, fitted beside the paper's; it has none
@@ -141,16 +141,93 @@ def confirmation_section(registered: dict, fits: dict, results: pd.DataFrame) ->
     return lines
 
 
+def study_section(registered: dict, fits: dict) -> list[str]:
+    """A study registered on criteria alone (no primary run): each law against
+    drscaling.preregistration.STUDY_CRITERIA, with the verdict of study_verdicts."""
+    found = study_verdicts(registered["laws"], fits)
+    lines = ["", f"**Pre-registered** (criteria committed at {registered['analysis_commit'][:7]}, before the first "
+                 f"run: `preregistration/{registered['study']}.md`): R² at least "
+                 f"{registered['criteria']['r2_at_least']}, lack of fit not rejected at 1%, the law fitted without "
+                 f"the largest N (largest D) predicts the runs there within "
+                 f"{100 * registered['criteria']['held_out_within']:.0f}% and beats 'no further improvement'.",
+             "", "| law | R² | lack of fit p | held out: predicted -> observed | skill | verdict |",
+             "|---|---|---|---|---|---|"]
+    for law, v in found.items():
+        rec = fits["laws"].get(law, {})
+        holdout = rec.get("holdout") or {}
+        held = "; ".join(f"{readable_sizes(str(h['inputs']))}: {h['predicted']:.3f} -> {h['observed']:.3f} "
+                         f"({100 * h['error']:+.1f}%)" for h in held_out_sizes(holdout)) if "predicted" in holdout else "—"
+        p_value = (rec.get("lack_of_fit") or {}).get("p_value")
+        verdict = "**holds**" if v["holds"] else "**does not hold**: " + "; ".join(map(readable_sizes, v["reasons"]))
+        lines.append(f"| {law} | {fmt(rec.get('r2'))} | {fmt(p_value, 2)} | {held} | {fmt(holdout.get('skill'), 2)} "
+                     f"| {verdict} |")
+    return lines
+
+
+EXPONENT_OF = {"model_size": "alpha", "data_size": "beta"}
+
+
+def exponents(fits: dict) -> dict:
+    """law -> exponent -> [value, low, high] of fits.json's model-size, data-size and joint laws."""
+    out = {}
+    for law in LAWS:
+        rec = fits["laws"].get(law, {})
+        if "params" in rec:
+            out[law] = {k: [rec["params"][k], *rec["intervals"].get(k, (None, None))]
+                        for k in ("alpha", "beta") if k in rec["params"]}
+    return out
+
+
+def languages_table(english_name: str, english: dict | None, chinese_name: str, chinese: dict,
+                    reported: dict) -> list[str]:
+    """The exponents of the English and the Chinese study beside the paper's MS MARCO and
+    T2Ranking ones (v1, configs/paper_reported.yaml), with a sentence on the direction."""
+    if english is None:
+        return ["", f"(No English exponents to compare: `reports/{english_name}/exponents.json` is written by "
+                    f"`make report PROFILE={english_name}`.)"]
+
+    def cell(v):
+        return "—" if v is None else f"{fmt(v[0])} [{fmt(v[1])}, {fmt(v[2])}]"
+
+    lines = ["", "**Two languages** (95% bootstrap intervals; the paper's v1 values, "
+                 "`configs/paper_reported.yaml`):", "",
+             f"| law | exponent | English: SQuAD (`{english_name}`) | Chinese: CMRC + DRCD (`{chinese_name}`) "
+             f"| paper: MS MARCO | paper: T2Ranking |", "|---|---|---|---|---|---|"]
+    larger, smaller = [], []
+    for law in LAWS:
+        for k in ("alpha", "beta"):
+            en, zh = english.get(law, {}).get(k), chinese.get(law, {}).get(k)
+            if en is None and zh is None:
+                continue
+            paper = [paper_value(((reported.get(ds, {}).get(law) or {}).get("v1") or {}), k)
+                     for ds in ("msmarco", "t2ranking")]
+            lines.append(f"| {law} | {k} | {cell(en)} | {cell(zh)} | {fmt(paper[0])} | {fmt(paper[1])} |")
+            if en is not None and zh is not None:
+                disjoint = zh[1] is not None and en[2] is not None and (zh[1] > en[2] or zh[2] < en[1])
+                (larger if zh[0] > en[0] else smaller).append(f"{law} {k}" + ("" if disjoint else " (intervals overlap)"))
+    lines += ["", "Chinese above English: " + (", ".join(larger) or "none") + "; below: "
+              + (", ".join(smaller) or "none") + ". The paper's T2Ranking exponents are at or above its MS MARCO "
+              "ones (alpha 0.53 against 0.46, beta 0.50 against 0.19, v1)."]
+    return lines
+
+
+SUMMARY_LINK = ("The whole report of this run (wall times, checkpoints, seed noise, every law's parameters, checks, "
+                "the annotation study and figures), generated with this section: "
+                "[reports/{name}/summary.md](reports/{name}/summary.md).")
+
+
+def summarise(lines: list[str], name: str) -> str:
+    """The whole report for ``reports/<name>/summary.md``, the figures' paths relative to it."""
+    return f"# The `{name}` run\n\n" + "\n".join(lines).replace(f"](reports/{name}/", "](") + "\n"
+
+
 def split_confirmation(lines: list[str], name: str, confirmation: list[str]) -> tuple[list[str], str]:
     """A confirmation run's README section (the generated header and runs line, then its
     verdicts and a link) and its whole report for ``reports/<name>/summary.md`` (``lines``, with
     the figures' paths relative to that folder). The README stays a newcomer's page (at most 300
     lines, tests/test_docs.py); the verdicts are what a reader comes for."""
-    summary = f"# The `{name}` run\n\n" + "\n".join(lines).replace(f"](reports/{name}/", "](") + "\n"
-    readme = [lines[0], "", lines[2], *confirmation, "",
-              f"The whole report of this run (wall times, checkpoints, seed noise, every law's parameters, checks "
-              f"and figures), generated with this section: [reports/{name}/summary.md](reports/{name}/summary.md)."]
-    return readme, summary
+    readme = [lines[0], "", lines[2], *confirmation, "", SUMMARY_LINK.format(name=name)]
+    return readme, summarise(lines, name)
 
 
 def annotation_section(out) -> list[str]:
@@ -282,14 +359,7 @@ def main() -> None:
             shown.append(name)
 
     counts = results["status"].value_counts().to_dict()
-    lines = [
-        f"Generated by `make report PROFILE={profile.name}` from `outputs/{profile.name}/` "
-        f"(results.csv, fits.json, the executed notebooks); do not edit by hand.",
-        "",
-        f"**Runs:** {len(results)} ({', '.join(f'{v} {k}' for k, v in counts.items())}); test CLL from "
-        f"{results['cll_test'].min():.3f} to {results['cll_test'].max():.3f} (chance: log 257 = 5.55). "
-        f"Training time per run {results['train_seconds'].min():.0f}–{results['train_seconds'].max():.0f} s.",
-        "",
+    times = [
         "**Wall time per stage** (the last `make reproduce` on this 2-core machine; it skips finished "
         "training runs, so the grid's own cost is the sum below):",
         "",
@@ -298,6 +368,15 @@ def main() -> None:
         f"The grid's {len(results)} runs took {results['wall_seconds'].sum() / 60:.1f} min in all "
         f"(sum of the wall times recorded in their result.json: training "
         f"{results['train_seconds'].sum() / 60:.1f} min, evaluation {results['eval_seconds'].sum() / 60:.1f} min).",
+        "",
+    ]
+    lines = [
+        f"Generated by `make report PROFILE={profile.name}` from `outputs/{profile.name}/` "
+        f"(results.csv, fits.json, the executed notebooks); do not edit by hand.",
+        "",
+        f"**Runs:** {len(results)} ({', '.join(f'{v} {k}' for k, v in counts.items())}); test CLL from "
+        f"{results['cll_test'].min():.3f} to {results['cll_test'].max():.3f} (chance: log 257 = 5.55). "
+        f"Training time per run {results['train_seconds'].min():.0f}–{results['train_seconds'].max():.0f} s.",
         "",
         *[line for item in checks_and_noise(results) for line in (item, "")],
         "**Fitted laws** (Huber loss in log space; intervals from 1000 bootstrap resamples of the runs; the "
@@ -327,19 +406,31 @@ def main() -> None:
         c = pd.read_csv(corr)
         lines += ["", "**Ranking metrics against CLL** (paper Figure 2): " + "; ".join(
             f"{r.metric} Pearson {r.pearson:.3f}, Spearman {r.spearman:.3f}" for r in c.itertuples()) + "."]
+    annotation = []
     if (out / "annotation.json").is_file():
         if read_json(out / "annotation.json").get("study", True):
-            lines += annotation_section(out)
+            annotation = annotation_section(out)
         else:
-            lines += ["", f"**Annotation quality:** {read_json(out / 'annotation.json')['reason']}."]
+            annotation = ["", f"**Annotation quality:** {read_json(out / 'annotation.json')['reason']}."]
+    write_json(target / "exponents.json", exponents(fits))  # what another profile's report compares with
     registration = paths.ROOT / "preregistration" / f"{profile.name}.json"
-    if registration.is_file():
-        lines += confirmation_section(read_json(registration), fits, results)
-    lines += [""] + [f"![{n[:-4]}](reports/{profile.name}/{n})" for n in shown]
-    if registration.is_file():
-        lines, summary = split_confirmation(lines, profile.name,
-                                            confirmation_section(read_json(registration), fits, results))
-        write_text(target / "summary.md", summary)
+    registered = read_json(registration) if registration.is_file() else None
+    if registered is None:
+        section = []
+    elif registered.get("kind") == "study":
+        english = paths.ROOT / "reports" / registered["compare_with"] / "exponents.json"
+        section = study_section(registered, fits) + languages_table(
+            registered["compare_with"], read_json(english) if english.is_file() else None, profile.name,
+            exponents(fits), paper_reported())
+    else:
+        section = confirmation_section(registered, fits, results)
+    figures = [""] + [f"![{n[:-4]}](reports/{profile.name}/{n})" for n in shown]
+    whole = lines[:4] + times + lines[4:] + annotation + section + figures
+    if registered is not None:
+        lines, summary = split_confirmation(whole, profile.name, section)
+    else:  # the README keeps the laws, their checks and figures; wall times and notebook 04 go to the summary
+        lines, summary = lines + ["", SUMMARY_LINK.format(name=profile.name)] + figures, summarise(whole, profile.name)
+    write_text(target / "summary.md", summary)
 
     readme = paths.ROOT / "README.md"
     text = readme.read_text()

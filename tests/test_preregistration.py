@@ -5,13 +5,15 @@ from another law is not, with the reason."""
 import warnings
 
 import numpy as np
+import pytest
 import pandas as pd
 import yaml
 
 from drscaling import laws, paths
 from drscaling.config import load_profile
 from drscaling.grid import SWEEPS, plan_grid
-from drscaling.preregistration import confirm_sizes_from_plan, predictions, verdicts
+from drscaling.preregistration import (STUDY_CRITERIA, confirm_sizes_from_plan, held_out_sizes, predictions,
+                                      study_verdicts, verdicts)
 
 D = [2500, 5000, 10000, 20000, 40000, 80000]
 
@@ -104,3 +106,79 @@ def test_a_confirmations_readme_section_is_its_verdicts_and_the_rest_goes_to_its
     assert readme[-1].endswith("[reports/cpu-confirm/summary.md](reports/cpu-confirm/summary.md).")
     assert summary.startswith("# The `cpu-confirm` run") and "**Fitted laws** ..." in summary
     assert "![fit](fit.png)" in summary and "reports/cpu-confirm/fit.png" not in summary
+
+
+def load_report():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("report", paths.ROOT / "scripts" / "report.py")
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    return report
+
+
+def test_held_out_sizes_average_the_draws_at_each_size():
+    holdout = {"inputs": {"n_params": [10.0, 10.0, 10.0], "n_train": [5.0, 5.0, 8.0]},
+               "predicted": [2.0, 2.0, 1.5], "observed": [1.9, 2.3, 1.2]}
+    sizes = held_out_sizes(holdout)
+    assert [s["inputs"] for s in sizes] == [{"n_params": 10.0, "n_train": 5.0}, {"n_params": 10.0, "n_train": 8.0}]
+    assert [s["n_runs"] for s in sizes] == [2, 1]
+    assert sizes[0]["observed"] == pytest.approx(2.1) and sizes[0]["error"] == pytest.approx(2.0 / 2.1 - 1)
+    assert sizes[1]["error"] == pytest.approx(0.25)
+
+
+def test_a_study_on_a_law_holds_and_one_that_bends_at_its_largest_size_does_not():
+    straight = study(0.3, seed=1)
+    verdict = study_verdicts(["data_size"], fits_of(straight))["data_size"]
+    assert verdict["holds"] is True, verdict["reasons"]
+    bent = straight.copy()
+    bent.loc[bent["n_train"] == D[-1], "cll_test"] *= 1.15  # the largest D no better than the one before
+    verdict = study_verdicts(["data_size", "joint"], fits_of(bent))
+    assert verdict["data_size"]["holds"] is False
+    assert any("more than 5%" in r for r in verdict["data_size"]["reasons"])
+    assert any("skill" in r for r in verdict["data_size"]["reasons"])
+    assert verdict["joint"] == {"holds": False, "reasons": ["not fitted: no such law in fits.json"], "checks": {}}
+
+
+def test_a_law_whose_lack_of_fit_cannot_be_tested_does_not_hold():
+    fits = fits_of(study(0.3, seed=1))
+    fits["laws"]["data_size"]["lack_of_fit"] = {"p_value": None, "status": "no size with two draws"}
+    verdict = study_verdicts(["data_size"], fits)["data_size"]
+    assert verdict["holds"] is False and verdict["reasons"] == ["lack of fit not testable: no size with two draws"]
+
+
+def test_the_studys_readme_section_gives_each_verdict_and_compares_the_languages_exponents():
+    report = load_report()
+    registered = {"study": "cpu-zh", "analysis_commit": "abcdef0123", "laws": ["data_size"],
+                  "criteria": STUDY_CRITERIA}
+    lines = report.study_section(registered, fits_of(study(0.3, seed=1)))
+    (row,) = [line for line in lines if line.startswith("| data_size")]
+    assert "**holds**" in row and "D = 80,000:" in row and "{" not in row and "abcdef0" in lines[1]
+    english = {"model_size": {"alpha": [0.6, 0.5, 0.7]}, "data_size": {"beta": [0.08, 0.07, 0.2]}}
+    chinese = {"model_size": {"alpha": [0.4, 0.3, 0.55]}, "data_size": {"beta": [0.3, 0.25, 0.4]}}
+    reported = {"msmarco": {"data_size": {"v1": {"beta": 0.19}}}, "t2ranking": {"data_size": {"v1": {"beta": 0.5}}}}
+    table = report.languages_table("cpu", english, "cpu-zh", chinese, reported)
+    (beta,) = [line for line in table if line.startswith("| data_size | beta")]
+    assert beta == "| data_size | beta | 0.08 [0.07, 0.2] | 0.3 [0.25, 0.4] | 0.19 | 0.5 |"
+    assert "Chinese above English: data_size beta; below: model_size alpha (intervals overlap)." in table[-1]
+    assert "make report PROFILE=cpu" in report.languages_table("cpu", None, "cpu-zh", chinese, reported)[1]
+
+
+def test_a_study_registration_lists_the_runs_it_will_train():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("preregister", paths.ROOT / "scripts" / "preregister.py")
+    preregister = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(preregister)
+    profile = load_profile("cpu-zh")
+    rows = preregister.plan_rows(plan_grid(profile, "planned-before-its-data", sweeps=SWEEPS))
+    g = profile.grid
+    assert {(r["model"], r["n_train"]) for r in rows if "model_size" in r["sweeps"]} == {
+        (f"L{s['layers']}-H{s['hidden']}", g.model_size_n_train) for s in g.model_size_shapes}
+    assert sorted(r["n_train"] for r in rows if "data_size" in r["sweeps"]) == sorted(g.data_size_n_train)
+    assert max(g.data_size_n_train) / min(g.data_size_n_train) >= 10 ** 1.3  # the issue's 1.3 decades of D
+    assert {r["pairs"] for r in rows} == {m["method"] for m in g.annotation_methods}
+    record = {"study": "cpu-zh", "written": "now", "analysis_commit": "abc", "criteria": STUDY_CRITERIA,
+              "laws": list(preregister.STUDY_LAWS), "expectations": ["x"], "planned": rows}
+    text = preregister.study_markdown(record)
+    assert "| model_size,joint | human | L1-H16 | 8,000 | 4 |" in text and "- r2_at_least: 0.95" in text

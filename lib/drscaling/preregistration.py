@@ -1,4 +1,4 @@
-"""A pre-registered confirmation: what a primary run's laws predict for a run on fresh draws,
+"""Pre-registration. A confirmation: what a primary run's laws predict for a run on fresh draws,
 frozen before that run, and the verdict once it has run.
 
 :func:`predictions` reads the primary's fits.json and results.csv and the confirmation's plan:
@@ -7,6 +7,9 @@ band) at every size the confirmation will train, the held-out ones (largest N, l
 marked. ``scripts/preregister.py`` writes it with the commit and the profiles' digests, and it is
 committed before the confirmation's first run. :func:`verdicts` then says, law by law, whether
 the confirmation confirmed it, and why not (CRITERIA).
+
+A study with no earlier run to predict it (a second language) is pre-registered on criteria
+alone: :data:`STUDY_CRITERIA`, judged on its own fits by :func:`study_verdicts`.
 """
 
 from __future__ import annotations
@@ -125,4 +128,73 @@ def verdicts(registered: dict, confirm_fits: dict, confirm_results) -> dict:
             if p_value < CRITERIA["lack_of_fit_p_at_least"]:
                 reasons.append(f"lack of fit rejected (p = {p_value:.2g})")
         out[law] = {"confirmed": not reasons, "reasons": reasons, "checks": checks}
+    return out
+
+
+# What a study's own laws must show when no earlier run predicts them (issue 27: cpu-zh, a
+# second language): fixed here, before its first run, like CRITERIA.
+STUDY_CRITERIA = {
+    "r2_at_least": 0.95,  # the law fits its points (R² in log space, fits.json)
+    "lack_of_fit_p_at_least": 0.01,  # lack of fit not rejected at 1%; a law it cannot be tested on fails
+    "held_out_within": 0.05,  # fitted without the largest N (the largest D for data size), the law predicts the mean loss there within 5%
+    "beats_naive": "that hold-out prediction beats 'no further improvement' (skill > 0)",
+}
+
+
+def held_out_sizes(holdout: dict) -> list[dict]:
+    """The held-out sizes of a fits.json ``holdout`` record, each with the law's prediction, the
+    mean of the runs observed there (its draws) and the relative error of the prediction."""
+    cols = list(holdout["inputs"])
+    groups: dict[tuple, list[int]] = {}
+    for i, size in enumerate(zip(*(holdout["inputs"][c] for c in cols))):
+        groups.setdefault(tuple(float(v) for v in size), []).append(i)
+    out = []
+    for size, idx in sorted(groups.items()):
+        predicted = float(np.mean([holdout["predicted"][i] for i in idx]))  # one value per size
+        observed = float(np.mean([holdout["observed"][i] for i in idx]))
+        out.append({"inputs": dict(zip(cols, size)), "predicted": predicted, "observed": observed,
+                    "n_runs": len(idx), "error": predicted / observed - 1})
+    return out
+
+
+def study_verdicts(registered_laws, fits: dict) -> dict:
+    """law -> {"holds": bool, "reasons": [...], "checks": {...}} for each pre-registered law of a
+    study without a primary run, from its own fits.json (STUDY_CRITERIA)."""
+    out = {}
+    for law in registered_laws:
+        rec = fits["laws"].get(law, {})
+        if "params" not in rec:
+            out[law] = {"holds": False, "reasons": [f"not fitted: {rec.get('status', 'no such law in fits.json')}"],
+                        "checks": {}}
+            continue
+        checks, reasons = {}, []
+        r2 = rec.get("r2")
+        checks[f"R² {r2:.3f} >= {STUDY_CRITERIA['r2_at_least']}"] = good = r2 is not None and r2 >= STUDY_CRITERIA["r2_at_least"]
+        if not good:
+            reasons.append(f"R² {r2:.3f} below {STUDY_CRITERIA['r2_at_least']}")
+        p_value = (rec.get("lack_of_fit") or {}).get("p_value")
+        if p_value is None:
+            checks["lack of fit not rejected at 1%"] = False
+            reasons.append(f"lack of fit not testable: {(rec.get('lack_of_fit') or {}).get('status', 'no test')}")
+        else:
+            checks["lack of fit not rejected at 1%"] = good = p_value >= STUDY_CRITERIA["lack_of_fit_p_at_least"]
+            if not good:
+                reasons.append(f"lack of fit rejected (p = {p_value:.2g})")
+        holdout = rec.get("holdout")
+        if not holdout or "predicted" not in holdout:
+            checks["held out"] = False
+            reasons.append("no hold-out check in fits.json")
+        else:
+            for s in held_out_sizes(holdout):
+                good = abs(s["error"]) <= STUDY_CRITERIA["held_out_within"]
+                checks[f"held out {s['inputs']}: predicted {s['predicted']:.4g}, observed {s['observed']:.4g}"] = good
+                if not good:
+                    reasons.append(f"at {s['inputs']} the law fitted without it predicted {s['predicted']:.4g}, the "
+                                   f"runs' mean is {s['observed']:.4g} ({100 * s['error']:+.1f}%, more than "
+                                   f"{100 * STUDY_CRITERIA['held_out_within']:.0f}%)")
+            skill = holdout.get("skill")
+            checks["beats 'no further improvement'"] = good = skill is not None and skill > 0
+            if not good:
+                reasons.append(f"its hold-out prediction does not beat 'no further improvement' (skill {skill})")
+        out[law] = {"holds": not reasons, "reasons": reasons, "checks": checks}
     return out
