@@ -1,7 +1,7 @@
 """How the Chinese pool's two scripts and its tokenizer behave (issue 27): the share of
 characters OpenCC's t2s changes in each file, whether a converted DRCD passage coincides with a
 CMRC 2018 one, and, with the prepared cpu-zh data, how many tokens a character the tokenizer
-makes and whether its vocabulary holds every character of the training texts.
+makes and how many of the corpus's tokens it does not know.
 
     DRSCALING_DATASETS=../shared/datasets python research/chinese_text.py
 """
@@ -46,20 +46,19 @@ def main() -> None:
         print(f"{data}: not prepared (make 01_prepare_data PROFILE=cpu-zh): tokenizer figures skipped")
         return
     tok = load_tokenizer(data / "tokenizer")
-    corpus = pd.read_parquet(data / "corpus.parquet")
-    texts = corpus["text"].tolist()
-    sample = texts[:500]
-    tokens = sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in sample)
-    chars = sum(len(t.replace(" ", "")) for t in sample)
+    texts = pd.read_parquet(data / "corpus.parquet")["text"].tolist()
     unk = tok.unk_token_id
-    ids = [i for t in texts for i in tok(t, add_special_tokens=False)["input_ids"]]
-    unknown = collections.Counter(c for t in texts for c in t
-                                  if tok(c, add_special_tokens=False)["input_ids"] == [unk])
-    print(f"tokenizer ({len(tok.get_vocab()):,} tokens): {tokens / chars:.3f} tokens a non-space character over "
-          f"{len(sample)} passages; over the whole corpus (test included) {sum(i == unk for i in ids):,} of "
-          f"{len(ids):,} tokens unknown ({len(unknown)} distinct characters: the tokenizer keeps a character "
-          f"seen twice in the training texts)" + (f", e.g. {''.join(c for c, _ in unknown.most_common(15))}"
-                                                   if unknown else ""))
+    ids = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+    chars = sum(len(t) - t.count(" ") for t in texts)
+    n_tokens = sum(map(len, ids))
+    n_unknown = sum(i == unk for row in ids for i in row)
+    # a character on its own: which ones the tokenizer cannot name (each distinct character once)
+    unknown = sorted(c for c in {c for t in texts for c in t} if tok(c, add_special_tokens=False)["input_ids"] == [unk])
+    print(f"tokenizer ({len(tok.get_vocab()):,} tokens), whole corpus (test included): {n_tokens / chars:.3f} "
+          f"tokens a non-space character; {n_unknown:,} of {n_tokens:,} tokens unknown ({len(unknown)} distinct "
+          f"characters: the tokenizer keeps a character seen twice in the training texts)"
+          + (f", e.g. {''.join(unknown[:15])}" if unknown else ""))
+
 
 if __name__ == "__main__":
     main()

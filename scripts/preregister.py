@@ -90,6 +90,20 @@ def plan_rows(planned) -> list[dict]:
     return [{"sweeps": k[0], "pairs": k[1], "model": k[2], "n_train": k[3], "draws": n} for k, n in rows.items()]
 
 
+def ready_to_register(profile) -> bool:
+    """False (and why, on stderr) when the analysis code or profiles have uncommitted changes, or
+    the profile to be registered already has runs."""
+    if git("status", "--porcelain", "--", "lib", "notebooks", "configs", "scripts"):
+        print("the analysis code or the profiles have uncommitted changes: commit them first, so that the "
+              "pre-registration names the analysis that will be run", file=sys.stderr)
+        return False
+    runs = profile.outputs_dir / "runs"
+    if runs.is_dir() and any(runs.iterdir()):
+        print(f"{runs} already holds runs: a pre-registration comes before the first run", file=sys.stderr)
+        return False
+    return True
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -101,13 +115,7 @@ def main(argv=None) -> int:
     if args.study:
         return register_study(load_profile(args.study), load_profile(args.compare_with))
     primary, confirm = load_profile(args.primary), load_profile(args.confirm)
-    if git("status", "--porcelain", "--", "lib", "notebooks", "configs", "scripts"):
-        print("the analysis code or the profiles have uncommitted changes: commit them first, so that the "
-              "pre-registration names the analysis that will be run", file=sys.stderr)
-        return 2
-    if (confirm.outputs_dir / "runs").is_dir() and any((confirm.outputs_dir / "runs").iterdir()):
-        print(f"{confirm.outputs_dir / 'runs'} already holds runs: a pre-registration comes before the first run",
-              file=sys.stderr)
+    if not ready_to_register(confirm):
         return 2
     fits = read_json(primary.outputs_dir / "fits.json")
     results = pd.read_csv(primary.outputs_dir / "results.csv")
@@ -130,13 +138,7 @@ def main(argv=None) -> int:
 
 
 def register_study(study, english) -> int:
-    if git("status", "--porcelain", "--", "lib", "notebooks", "configs", "scripts"):
-        print("the analysis code or the profiles have uncommitted changes: commit them first, so that the "
-              "pre-registration names the analysis that will be run", file=sys.stderr)
-        return 2
-    runs = study.outputs_dir / "runs"
-    if runs.is_dir() and any(runs.iterdir()):
-        print(f"{runs} already holds runs: a pre-registration comes before the first run", file=sys.stderr)
+    if not ready_to_register(study):
         return 2
     record = {
         "kind": "study", "study": study.name, "compare_with": english.name,

@@ -106,17 +106,19 @@ def law_checks(fits: dict) -> list[str]:
 SIZE_NAMES = {"n_params": "N", "n_train": "D"}
 
 
+def size_text(sizes: dict) -> str:
+    """{'n_params': 38048.0, 'n_train': 5000.0} as N = 38,048, D = 5,000."""
+    return ", ".join(f"{SIZE_NAMES.get(k, k)} = {v:,.0f}" for k, v in sizes.items())
+
+
 def readable_sizes(text: str) -> str:
-    """``text`` with each size dict of the verdicts ({'n_params': 38048.0, 'n_train': 5000.0})
-    written as N = 38,048, D = 5,000."""
+    """``text`` with each size dict of the verdicts written by :func:`size_text`."""
     def one(match):
         try:
             sizes = ast.literal_eval(match.group(0))
         except (ValueError, SyntaxError):
             return match.group(0)
-        if not isinstance(sizes, dict):
-            return match.group(0)
-        return ", ".join(f"{SIZE_NAMES.get(k, k)} = {v:,.0f}" for k, v in sizes.items())
+        return size_text(sizes) if isinstance(sizes, dict) else match.group(0)
     return re.sub(r"\{[^{}]*\}", one, text)
 
 
@@ -155,16 +157,13 @@ def study_section(registered: dict, fits: dict) -> list[str]:
     for law, v in found.items():
         rec = fits["laws"].get(law, {})
         holdout = rec.get("holdout") or {}
-        held = "; ".join(f"{readable_sizes(str(h['inputs']))}: {h['predicted']:.3f} -> {h['observed']:.3f} "
+        held = "; ".join(f"{size_text(h['inputs'])}: {h['predicted']:.3f} -> {h['observed']:.3f} "
                          f"({100 * h['error']:+.1f}%)" for h in held_out_sizes(holdout)) if "predicted" in holdout else "—"
         p_value = (rec.get("lack_of_fit") or {}).get("p_value")
         verdict = "**holds**" if v["holds"] else "**does not hold**: " + "; ".join(map(readable_sizes, v["reasons"]))
         lines.append(f"| {law} | {fmt(rec.get('r2'))} | {fmt(p_value, 2)} | {held} | {fmt(holdout.get('skill'), 2)} "
                      f"| {verdict} |")
     return lines
-
-
-EXPONENT_OF = {"model_size": "alpha", "data_size": "beta"}
 
 
 def exponents(fits: dict) -> dict:
@@ -193,7 +192,7 @@ def languages_table(english_name: str, english: dict | None, chinese_name: str, 
                  "`configs/paper_reported.yaml`):", "",
              f"| law | exponent | English: SQuAD (`{english_name}`) | Chinese: CMRC + DRCD (`{chinese_name}`) "
              f"| paper: MS MARCO | paper: T2Ranking |", "|---|---|---|---|---|---|"]
-    larger, smaller = [], []
+    larger, smaller, paper_pairs = [], [], []
     for law in LAWS:
         for k in ("alpha", "beta"):
             en, zh = english.get(law, {}).get(k), chinese.get(law, {}).get(k)
@@ -202,12 +201,14 @@ def languages_table(english_name: str, english: dict | None, chinese_name: str, 
             paper = [paper_value(((reported.get(ds, {}).get(law) or {}).get("v1") or {}), k)
                      for ds in ("msmarco", "t2ranking")]
             lines.append(f"| {law} | {k} | {cell(en)} | {cell(zh)} | {fmt(paper[0])} | {fmt(paper[1])} |")
+            if None not in paper:
+                paper_pairs.append(f"{law} {k} {fmt(paper[1])} against {fmt(paper[0])}")
             if en is not None and zh is not None:
                 disjoint = zh[1] is not None and en[2] is not None and (zh[1] > en[2] or zh[2] < en[1])
                 (larger if zh[0] > en[0] else smaller).append(f"{law} {k}" + ("" if disjoint else " (intervals overlap)"))
     lines += ["", "Chinese above English: " + (", ".join(larger) or "none") + "; below: "
-              + (", ".join(smaller) or "none") + ". The paper's T2Ranking exponents are at or above its MS MARCO "
-              "ones (alpha 0.53 against 0.46, beta 0.50 against 0.19, v1)."]
+              + (", ".join(smaller) or "none") + ". The paper's T2Ranking exponents against its MS MARCO ones (v1): "
+              + (", ".join(paper_pairs) or "none reported") + "."]
     return lines
 
 
@@ -412,7 +413,8 @@ def main() -> None:
             annotation = annotation_section(out)
         else:
             annotation = ["", f"**Annotation quality:** {read_json(out / 'annotation.json')['reason']}."]
-    write_json(target / "exponents.json", exponents(fits))  # what another profile's report compares with
+    own_exponents = exponents(fits)
+    write_json(target / "exponents.json", own_exponents)  # what another profile's report compares with
     registration = paths.ROOT / "preregistration" / f"{profile.name}.json"
     registered = read_json(registration) if registration.is_file() else None
     if registered is None:
@@ -421,7 +423,7 @@ def main() -> None:
         english = paths.ROOT / "reports" / registered["compare_with"] / "exponents.json"
         section = study_section(registered, fits) + languages_table(
             registered["compare_with"], read_json(english) if english.is_file() else None, profile.name,
-            exponents(fits), paper_reported())
+            own_exponents, paper_reported())
     else:
         section = confirmation_section(registered, fits, results)
     figures = [""] + [f"![{n[:-4]}](reports/{profile.name}/{n})" for n in shown]

@@ -161,6 +161,8 @@ def test_the_studys_readme_section_gives_each_verdict_and_compares_the_languages
     (beta,) = [line for line in table if line.startswith("| data_size | beta")]
     assert beta == "| data_size | beta | 0.08 [0.07, 0.2] | 0.3 [0.25, 0.4] | 0.19 | 0.5 |"
     assert "Chinese above English: data_size beta; below: model_size alpha (intervals overlap)." in table[-1]
+    assert table[-1].endswith("The paper's T2Ranking exponents against its MS MARCO ones (v1): data_size beta 0.5 "
+                              "against 0.19.")
     assert "make report PROFILE=cpu" in report.languages_table("cpu", None, "cpu-zh", chinese, reported)[1]
 
 
